@@ -1,0 +1,2 @@
+// Package examples holds runnable GridKV scenarios, one folder each.
+package examples

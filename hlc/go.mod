@@ -1,0 +1,3 @@
+module github.com/gridkv/gridkv/hlc
+
+go 1.25

@@ -1,0 +1,3 @@
+module github.com/gridkv/gridkv/storage
+
+go 1.25

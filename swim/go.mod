@@ -1,0 +1,3 @@
+module github.com/gridkv/gridkv/swim
+
+go 1.25

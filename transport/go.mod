@@ -1,0 +1,3 @@
+module github.com/gridkv/gridkv/transport
+
+go 1.25
