@@ -10,3 +10,5 @@ replace (
 	github.com/gridkv/gridkv/swim => ../swim
 	github.com/gridkv/gridkv/transport => ../transport
 )
+
+require github.com/gridkv/gridkv/hlc v0.0.0-00010101000000-000000000000
