@@ -1,0 +1,676 @@
+package storage
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Sharded is the default backend: keys are spread over Config.Shards shards
+// by the top bits of their hash; each shard has its own RWMutex, a
+// pointer-free open-addressing index and byte pages that hold the entries.
+// The garbage collector therefore sees a handful of pointers per shard (its
+// page list and a few slices) however many entries are stored. See the
+// package documentation for the layout and the eviction policy.
+type Sharded struct {
+	cfg       Config
+	hash      HashFunc
+	clock     Clock
+	shift     uint // 64 - log2(Shards); a shift of 64 yields shard 0
+	dshift    uint // 64 - DigestBits
+	localMask uint64
+	limit     int64 // per shard; 0 = none
+	grace     int64
+	res       int64
+	epoch     int64
+	buckets
+	shards  []shard
+	sweeper *sweeper
+	closed  atomic.Bool
+}
+
+type shard struct {
+	mu     sync.RWMutex
+	closed bool
+
+	slots []uint64 // index, see index.go
+	count int
+
+	pages     [][]byte
+	freePages []uint16
+	tail      int // page being carved
+	tailOff   int
+	nextPage  int
+	pageBytes int64
+	free      [256]uint32 // free-list heads by size class
+
+	bytes      int64
+	tombstones int
+	seq        uint32 // write sequence, the LRU clock
+	rng        uint64
+	digests    []uint64
+
+	due        []uint64 // deadline queue, see duequeue.go
+	deadlines  int      // entries that have a deadline
+	compactDue int      // compact the due queue when it grows past this
+	evictions  uint64
+	expired    uint64
+	purged     uint64
+	_          [64]byte // keep neighbouring shards' locks off this cache line
+}
+
+var _ Engine = (*Sharded)(nil)
+
+// NewSharded returns a sharded engine. It starts a sweeper goroutine when
+// c.SweepInterval > 0; Close stops it.
+func NewSharded(c Config) (*Sharded, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Sharded{
+		cfg:     c,
+		hash:    c.hashFunc(),
+		clock:   c.clock(),
+		shift:   uint(64 - c.shardBits()),
+		dshift:  uint(64 - c.DigestBits),
+		grace:   int64(c.TombstoneGrace),
+		res:     int64(c.ExpiryResolution),
+		buckets: buckets{bits: uint(c.DigestBits)},
+		shards:  make([]shard, c.Shards),
+	}
+	s.epoch = s.clock.Now()
+	s.localMask = uint64(1)<<(c.DigestBits-c.shardBits()) - 1
+	if c.MemoryLimit > 0 {
+		s.limit = c.MemoryLimit / int64(c.Shards)
+	}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.slots = make([]uint64, minIndex)
+		sh.pages = [][]byte{make([]byte, firstPage)}
+		sh.pageBytes = firstPage
+		sh.tailOff = 8 // ref 0 means "empty"
+		sh.nextPage = 2 * firstPage
+		sh.rng = mix64(uint64(i) + 1)
+		sh.digests = make([]uint64, s.localMask+1)
+		sh.compactDue = 1024
+	}
+	if c.SweepInterval > 0 {
+		s.sweeper = startSweeper(c.SweepInterval, func() { s.Sweep() })
+	}
+	return s, nil
+}
+
+func (s *Sharded) shardOf(h uint64) *shard { return &s.shards[h>>s.shift] }
+
+// Hash implements Engine.
+func (s *Sharded) Hash(key []byte) uint64 { return s.hash(key) }
+
+// unit converts a deadline to a due-queue unit (rounded up, clamped).
+func (s *Sharded) unit(deadline int64) uint32 {
+	d := deadline - s.epoch
+	if d <= 0 {
+		return 0
+	}
+	u := (d + s.res - 1) / s.res
+	if u > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(u)
+}
+
+// deadline returns when the entry in c next needs the sweeper: its expiry,
+// or for a tombstone the end of its grace period; 0 if never.
+func (s *Sharded) deadline(c []byte) int64 {
+	if chunkTomb(c) {
+		d := chunkDeletedAt(c)
+		if d > math.MaxInt64-s.grace {
+			return math.MaxInt64
+		}
+		return d + s.grace
+	}
+	return chunkExpiry(c)
+}
+
+// Put implements Engine.
+func (s *Sharded) Put(key []byte, e Entry) (bool, error) {
+	if err := s.cfg.checkPut(key, &e); err != nil {
+		return false, err
+	}
+	h := s.hash(key)
+	sh := s.shardOf(h)
+	sh.mu.Lock()
+	applied, err := s.put(sh, h, key, &e)
+	sh.mu.Unlock()
+	return applied, err
+}
+
+func (s *Sharded) put(sh *shard, h uint64, key []byte, e *Entry) (bool, error) {
+	if sh.closed {
+		return false, ErrClosed
+	}
+	h32 := uint32(h)
+	pos, ref, found := sh.find(h32, key)
+	if found && bytes.Compare(e.Version[:], sh.chunk(ref)[hdrVersion:hdrVersion+16]) <= 0 {
+		return false, nil
+	}
+	var now int64
+	if e.Tombstone {
+		now = s.clock.Now()
+	}
+	if s.limit > 0 {
+		var oldSize int64
+		if found {
+			oldSize = chunkAccounted(sh.chunk(ref))
+		}
+		need := AccountedSize(key, *e) - oldSize
+		if sh.bytes+need > s.limit {
+			if err := s.makeRoom(sh, need, ref, now); err != nil {
+				return false, err
+			}
+			pos, ref, found = sh.find(h32, key) // eviction may have moved slots
+		}
+	}
+	val := e.Value
+	if e.Tombstone {
+		val = nil
+	}
+	if err := s.write(sh, h, pos, ref, found, key, val, e.Version, e.Expiry, e.Tombstone, now); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// write stores an entry in slot pos (holding oldRef if found, else empty),
+// reusing the old chunk when the size class is unchanged, and updates the
+// accounting, digest, tombstone count and due queue.
+func (s *Sharded) write(sh *shard, h uint64, pos int, oldRef uint32, found bool,
+	key, val []byte, v Version, expiry int64, tomb bool, deletedAt int64) error {
+	storedLen := len(val)
+	if tomb {
+		storedLen = tombstoneValueLen
+	}
+	class, size := sizeClass(hdrSize + len(key) + storedLen)
+	var (
+		oldDigest           uint64
+		oldAcc, oldDeadline int64
+		oldTomb             bool
+	)
+	ref := oldRef
+	if found {
+		c := sh.chunk(oldRef)
+		oldDigest = EntryDigest(h, chunkVersion(c))
+		oldAcc = chunkAccounted(c)
+		oldDeadline = s.deadline(c)
+		oldTomb = chunkTomb(c)
+		if c[hdrClass] != class || class == classLarge && len(c) != size {
+			ref = 0
+		}
+	}
+	if ref == 0 {
+		r, err := sh.alloc(class, size)
+		if err != nil {
+			return err
+		}
+		ref = r
+		c := sh.chunk(ref)
+		put16(c[hdrKlen:], uint16(len(key)))
+		copy(c[hdrSize:], key)
+	}
+	c := sh.chunk(ref)
+	put32(c[hdrVlen:], uint32(storedLen))
+	var flags byte
+	if tomb {
+		flags = flagTombstone
+		put64(c[hdrSize+len(key):], uint64(deletedAt))
+	} else {
+		copy(c[hdrSize+len(key):], val)
+	}
+	c[hdrFlags] = flags
+	put64(c[hdrExpiry:], uint64(expiry))
+	copy(c[hdrVersion:hdrVersion+16], v[:])
+	sh.seq++
+	put32(c[hdrAccess:], sh.seq)
+
+	if ref != oldRef {
+		if found {
+			sh.release(oldRef)
+			sh.slots[pos] = uint64(uint32(h))<<hashBitsTop | uint64(ref)
+		} else {
+			sh.insertAt(pos, uint32(h), ref)
+		}
+	}
+	sh.bytes += chunkAccounted(c) - oldAcc
+	sh.digests[(h>>s.dshift)&s.localMask] += EntryDigest(h, v) - oldDigest
+	if tomb != oldTomb || !found {
+		if tomb {
+			sh.tombstones++
+		} else if found {
+			sh.tombstones--
+		}
+	}
+	newDeadline := s.deadline(c)
+	if found && oldDeadline != 0 {
+		sh.deadlines--
+	}
+	if newDeadline != 0 {
+		sh.deadlines++
+		if u := s.unit(newDeadline); ref != oldRef || oldDeadline == 0 || u != s.unit(oldDeadline) {
+			sh.pushDue(u, ref)
+			if len(sh.due) > sh.compactDue {
+				s.compactDueQueue(sh)
+			}
+		}
+	}
+	return nil
+}
+
+// remove deletes the entry in slot pos (holding ref) from the shard.
+func (s *Sharded) remove(sh *shard, h uint64, pos int, ref uint32) {
+	c := sh.chunk(ref)
+	sh.bytes -= chunkAccounted(c)
+	sh.digests[(h>>s.dshift)&s.localMask] -= EntryDigest(h, chunkVersion(c))
+	if chunkTomb(c) {
+		sh.tombstones--
+	}
+	if s.deadline(c) != 0 {
+		sh.deadlines--
+	}
+	sh.deleteAt(pos)
+	sh.release(ref)
+}
+
+// expire turns the expired live entry at pos into a tombstone deleted at its
+// expiry, keeping its version (so the digest does not change), or removes it
+// outright when that tombstone's grace period is already over.
+func (s *Sharded) expire(sh *shard, h uint64, pos int, ref uint32, now int64) {
+	c := sh.chunk(ref)
+	exp := chunkExpiry(c)
+	if exp <= now-s.grace {
+		s.remove(sh, h, pos, ref)
+		return
+	}
+	key := chunkKey(c)
+	// write copies key into a new chunk before releasing this one, or keeps
+	// this chunk (and its key) when the size class is unchanged.
+	_ = s.write(sh, h, pos, ref, true, key, nil, chunkVersion(c), exp, true, exp)
+}
+
+// makeRoom evicts until need more bytes fit under the shard's limit. The
+// entry at exclude (the key being written) is never chosen.
+func (s *Sharded) makeRoom(sh *shard, need int64, exclude uint32, now int64) error {
+	for sh.bytes+need > s.limit {
+		if s.cfg.LimitPolicy == LimitReject {
+			return fmt.Errorf("%w: shard holds %d of %d bytes, write needs %d more", ErrMemoryLimit, sh.bytes, s.limit, need)
+		}
+		if now == 0 {
+			now = s.clock.Now()
+		}
+		if !s.evictOne(sh, exclude, now) {
+			return fmt.Errorf("%w: nothing evictable (tombstones within grace period are kept)", ErrMemoryLimit)
+		}
+	}
+	return nil
+}
+
+func (sh *shard) rand() uint64 {
+	sh.rng ^= sh.rng << 13
+	sh.rng ^= sh.rng >> 7
+	sh.rng ^= sh.rng << 17
+	return sh.rng
+}
+
+// evictOne frees one entry by sampled LRU: it samples EvictionSamples
+// occupied slots and evicts the least recently used live entry among them,
+// except that an expired entry or a tombstone past its grace period found on
+// the way is taken at once. Tombstones within their grace period are never
+// taken. It reports false when it found nothing to evict.
+func (s *Sharded) evictOne(sh *shard, exclude uint32, now int64) bool {
+	n := len(sh.slots)
+	best, samples := -1, 0
+	var bestAge uint32
+	for tries := 0; tries < 4*s.cfg.EvictionSamples && samples < s.cfg.EvictionSamples; tries++ {
+		i := home(uint32(sh.rand()>>32), n)
+		for k := 0; sh.slots[i] == 0; k++ {
+			if k == n {
+				return false
+			}
+			if i++; i == n {
+				i = 0
+			}
+		}
+		ref := uint32(sh.slots[i])
+		if ref == exclude {
+			continue
+		}
+		samples++
+		c := sh.chunk(ref)
+		if chunkTomb(c) {
+			if s.deadline(c) <= now {
+				s.remove(sh, s.hash(chunkKey(c)), i, ref)
+				sh.evictions++
+				return true
+			}
+			continue
+		}
+		if exp := chunkExpiry(c); exp != 0 && exp <= now {
+			s.expire(sh, s.hash(chunkKey(c)), i, ref, now)
+			sh.evictions++
+			return true
+		}
+		if age := sh.seq - le32(c[hdrAccess:]); best < 0 || age > bestAge {
+			best, bestAge = i, age
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	ref := uint32(sh.slots[best])
+	s.remove(sh, s.hash(chunkKey(sh.chunk(ref))), best, ref)
+	sh.evictions++
+	return true
+}
+
+// touch records an access for LRU under the read lock.
+func (sh *shard) touch(c []byte) {
+	p := (*uint32)(unsafe.Pointer(&c[hdrAccess]))
+	if atomic.LoadUint32(p) != sh.seq {
+		atomic.StoreUint32(p, sh.seq)
+	}
+}
+
+// Get implements Engine. It does not allocate when dst has room.
+func (s *Sharded) Get(key, dst []byte) ([]byte, error) {
+	if err := s.cfg.checkKey(key); err != nil {
+		return dst, err
+	}
+	h := s.hash(key)
+	sh := s.shardOf(h)
+	sh.mu.RLock()
+	if sh.closed {
+		sh.mu.RUnlock()
+		return dst, ErrClosed
+	}
+	_, ref, found := sh.find(uint32(h), key)
+	if !found {
+		sh.mu.RUnlock()
+		return dst, ErrNotFound
+	}
+	c := sh.chunk(ref)
+	if chunkTomb(c) {
+		sh.mu.RUnlock()
+		return dst, ErrNotFound
+	}
+	if exp := chunkExpiry(c); exp != 0 && exp <= s.clock.Now() {
+		sh.mu.RUnlock()
+		return dst, ErrNotFound
+	}
+	sh.touch(c)
+	dst = append(dst, chunkValue(c)...)
+	sh.mu.RUnlock()
+	return dst, nil
+}
+
+// GetEntry implements Engine.
+func (s *Sharded) GetEntry(key, dst []byte) (Entry, error) {
+	if err := s.cfg.checkKey(key); err != nil {
+		return Entry{}, err
+	}
+	h := s.hash(key)
+	sh := s.shardOf(h)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	if sh.closed {
+		return Entry{}, ErrClosed
+	}
+	_, ref, found := sh.find(uint32(h), key)
+	if !found {
+		return Entry{}, ErrNotFound
+	}
+	c := sh.chunk(ref)
+	e := Entry{Version: chunkVersion(c), Expiry: chunkExpiry(c), Tombstone: chunkTomb(c)}
+	if !e.Tombstone {
+		e.Value = append(dst, chunkValue(c)...)
+		sh.touch(c)
+	}
+	return e, nil
+}
+
+// Len implements Engine.
+func (s *Sharded) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		n += sh.count
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Bytes implements Engine.
+func (s *Sharded) Bytes() int64 {
+	var n int64
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		n += sh.bytes
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Stats implements Engine.
+func (s *Sharded) Stats() Stats {
+	var st Stats
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		st.Entries += sh.count
+		st.Tombstones += sh.tombstones
+		st.Bytes += sh.bytes
+		st.Evictions += sh.evictions
+		st.Expired += sh.expired
+		st.Purged += sh.purged
+		sh.mu.RUnlock()
+	}
+	return st
+}
+
+// PageBytes returns the bytes of the pages currently allocated for entries
+// (the real footprint of the entry data, including free chunks and size
+// class rounding), for diagnostics.
+func (s *Sharded) PageBytes() int64 {
+	var n int64
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		n += sh.pageBytes
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Range implements Engine.
+func (s *Sharded) Range(start, end uint64, fn func(key []byte, e Entry) bool) error {
+	full := start == end
+	first, last := int(start>>s.shift), int(end>>s.shift)
+	var rb rangeBuffer
+	for i := range s.shards {
+		boundary := !full && (i == first || i == last)
+		if !full && !boundary && !inRange(uint64(i)<<s.shift, start, end) {
+			continue
+		}
+		sh := &s.shards[i]
+		rb.reset()
+		sh.mu.RLock()
+		if sh.closed {
+			sh.mu.RUnlock()
+			return ErrClosed
+		}
+		for _, slot := range sh.slots {
+			if slot == 0 {
+				continue
+			}
+			c := sh.chunk(uint32(slot))
+			key := chunkKey(c)
+			if boundary && !inRange(s.hash(key), start, end) {
+				continue
+			}
+			tomb := chunkTomb(c)
+			var val []byte
+			if !tomb {
+				val = chunkValue(c)
+			}
+			rb.add(key, val, chunkVersion(c), chunkExpiry(c), tomb)
+		}
+		sh.mu.RUnlock()
+		if !rb.emit(fn) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Digests implements Engine.
+func (s *Sharded) Digests(dst []uint64) ([]uint64, error) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		if sh.closed {
+			sh.mu.RUnlock()
+			return dst, ErrClosed
+		}
+		dst = append(dst, sh.digests...)
+		sh.mu.RUnlock()
+	}
+	return dst, nil
+}
+
+// sweepBatch bounds the due items handled per lock hold, so that writers of
+// a shard with many simultaneous deadlines wait only briefly.
+const sweepBatch = 1024
+
+// Sweep implements Engine.
+func (s *Sharded) Sweep() SweepStats {
+	var st SweepStats
+	now := s.clock.Now()
+	if now < s.epoch {
+		return st
+	}
+	dueUnit := (now - s.epoch) / s.res // items with unit <= dueUnit are due
+	for i := range s.shards {
+		sh := &s.shards[i]
+		for more := true; more; {
+			more = false
+			sh.mu.Lock()
+			for n := 0; !sh.closed && len(sh.due) > 0 && int64(sh.due[0]>>32) <= dueUnit; n++ {
+				if n == sweepBatch {
+					more = true
+					break
+				}
+				s.handleDue(sh, uint32(sh.popDue()), now, &st)
+			}
+			sh.mu.Unlock()
+		}
+	}
+	return st
+}
+
+// handleDue acts on a popped due item if it still describes the entry at ref.
+func (s *Sharded) handleDue(sh *shard, ref uint32, now int64, st *SweepStats) {
+	if !sh.valid(ref) {
+		return
+	}
+	c := sh.chunk(ref)
+	key := chunkKey(c)
+	h := s.hash(key)
+	pos, r, ok := sh.find(uint32(h), key)
+	if !ok || r != ref {
+		return
+	}
+	if chunkTomb(c) {
+		if s.deadline(c) <= now {
+			s.remove(sh, h, pos, ref)
+			sh.purged++
+			st.Purged++
+		}
+		return
+	}
+	if exp := chunkExpiry(c); exp != 0 && exp <= now {
+		s.expire(sh, h, pos, ref, now)
+		sh.expired++
+		st.Expired++
+	}
+}
+
+// compactDueQueue drops stale due items (whose entry is gone or has another
+// deadline now) and rebuilds the heap.
+func (s *Sharded) compactDueQueue(sh *shard) {
+	kept := sh.due[:0]
+	for _, it := range sh.due {
+		ref := uint32(it)
+		if !sh.valid(ref) {
+			continue
+		}
+		c := sh.chunk(ref)
+		key := chunkKey(c)
+		if _, r, ok := sh.find(uint32(s.hash(key)), key); !ok || r != ref {
+			continue
+		}
+		if d := s.deadline(c); d == 0 || s.unit(d) != uint32(it>>32) {
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(sh.due[len(kept):])
+	sh.due = kept
+	heapify(sh.due)
+	sh.compactDue = max(1024, 2*max(len(kept), sh.deadlines))
+}
+
+// PurgeTombstones implements Engine.
+func (s *Sharded) PurgeTombstones() int {
+	now := s.clock.Now()
+	purged := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for j := 0; !sh.closed && j < len(sh.slots); {
+			slot := sh.slots[j]
+			if slot != 0 {
+				ref := uint32(slot)
+				c := sh.chunk(ref)
+				if chunkTomb(c) && s.deadline(c) <= now {
+					// Backward shift may move a later slot into j: look again.
+					s.remove(sh, s.hash(chunkKey(c)), j, ref)
+					sh.purged++
+					purged++
+					continue
+				}
+			}
+			j++
+		}
+		sh.mu.Unlock()
+	}
+	return purged
+}
+
+// Close implements Engine.
+func (s *Sharded) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.sweeper.halt()
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		sh.closed = true
+		sh.slots, sh.pages, sh.freePages, sh.due, sh.digests = nil, nil, nil, nil, nil
+		sh.count, sh.bytes, sh.tombstones, sh.deadlines = 0, 0, 0, 0
+		sh.mu.Unlock()
+	}
+	return nil
+}
