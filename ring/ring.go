@@ -1,0 +1,238 @@
+package ring
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Ring is an immutable consistent-hash ring. All methods are safe for
+// concurrent use; none mutates the ring. Derive changed rings with With and
+// Without, and publish them through an atomic.Pointer[Ring] (see the package
+// documentation).
+type Ring struct {
+	cfg     Config
+	members []Member // sorted by ID; a member's index is its position here
+	ids     []string // members[i].ID, packed for the lookup paths
+	zoneOf  []uint16 // member index -> zone index
+	nzones  int
+
+	// The virtual nodes, sorted by (position, member ID, vnode number).
+	// Virtual node i owns the hash range [pos[i-1], pos[i]) (vnode 0 also
+	// owns the wrap-around: [pos[B-1], 2^64) and [0, pos[0])).
+	pos   []uint64
+	owner []uint16
+
+	// prefs[i*npref : i*npref+npref] is the start of the preference list of
+	// a key that lands on virtual node i, as member indexes.
+	prefs []uint16
+	npref int
+
+	// slots maps the top bits of a hash to a virtual node: see table.go.
+	slots []uint32
+	shift uint
+
+	// owners maps the top bits of a hash straight to a member: see table.go.
+	owners []uint16
+	oshift uint
+}
+
+// New builds a ring from members (in any order) and cfg. The members slice is
+// copied. It returns ErrNoMembers, ErrEmptyID, ErrIDTooLong, ErrDuplicateID,
+// ErrZeroWeight, ErrTooManyMembers, ErrTooManyVNodes or ErrInvalidConfig
+// (wrapped) for bad input.
+func New(members []Member, cfg Config) (*Ring, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(members) == 0 {
+		return nil, ErrNoMembers
+	}
+	if len(members) > MaxMembers {
+		return nil, fmt.Errorf("%w: %d, limit %d", ErrTooManyMembers, len(members), MaxMembers)
+	}
+	ms := slices.Clone(members)
+	slices.SortFunc(ms, func(a, b Member) int { return cmp.Compare(a.ID, b.ID) })
+	total := 0
+	for i, m := range ms {
+		if err := m.validate(); err != nil {
+			return nil, err
+		}
+		if i > 0 && ms[i-1].ID == m.ID {
+			return nil, fmt.Errorf("%w: %q", ErrDuplicateID, m.ID)
+		}
+		// Checked per member so the running total cannot overflow.
+		if uint64(m.Weight)*uint64(cfg.VNodesPerWeight) > MaxVNodes {
+			return nil, fmt.Errorf("%w: member %q alone needs %d, limit %d", ErrTooManyVNodes, m.ID, uint64(m.Weight)*uint64(cfg.VNodesPerWeight), MaxVNodes)
+		}
+		total += int(m.Weight) * cfg.VNodesPerWeight
+		if total > MaxVNodes {
+			return nil, fmt.Errorf("%w: limit %d", ErrTooManyVNodes, MaxVNodes)
+		}
+	}
+	r := &Ring{cfg: cfg, members: ms, ids: make([]string, len(ms))}
+	for i, m := range ms {
+		r.ids[i] = m.ID
+	}
+	r.indexZones()
+	r.placeVNodes(total)
+	r.npref = min(cfg.PrecomputedReplicas, len(ms))
+	r.prefs = r.buildPrefs(r.npref)
+	sb, ob := tableBits(cfg.TableBits, len(r.pos))
+	r.buildSlots(sb)
+	r.buildOwners(ob)
+	return r, nil
+}
+
+func (r *Ring) indexZones() {
+	zones := make(map[string]uint16)
+	r.zoneOf = make([]uint16, len(r.members))
+	for i, m := range r.members {
+		z, ok := zones[m.Zone]
+		if !ok {
+			z = uint16(len(zones))
+			zones[m.Zone] = z
+		}
+		r.zoneOf[i] = z
+	}
+	r.nzones = len(zones)
+}
+
+// vnodeKey is the byte string hashed to place virtual node i of member id:
+// id, '#', i in decimal. The part after the last '#' is always the number, so
+// distinct (id, i) pairs never produce the same string. Changing this format
+// changes every placement (see TestGoldenPlacement).
+func vnodeKey(buf []byte, id string, i int) []byte {
+	buf = append(buf[:0], id...)
+	buf = append(buf, '#')
+	return strconv.AppendInt(buf, int64(i), 10)
+}
+
+type vnode struct {
+	pos   uint64
+	owner uint32 // member index
+	num   uint32 // vnode number within the member
+}
+
+// placeVNodes hashes every virtual node and sorts them by (position, member
+// ID, vnode number). Equal positions (hash collisions) are thus ordered
+// deterministically: the first of them owns the range below the position and
+// the others own empty ranges, but all take part in replica walks.
+func (r *Ring) placeVNodes(total int) {
+	vs := make([]vnode, 0, total)
+	buf := make([]byte, 0, MaxIDLen+24)
+	for mi, m := range r.members {
+		n := int(m.Weight) * r.cfg.VNodesPerWeight
+		for i := 0; i < n; i++ {
+			buf = vnodeKey(buf, m.ID, i)
+			vs = append(vs, vnode{pos: r.hashBytes(buf), owner: uint32(mi), num: uint32(i)})
+		}
+	}
+	// vs is generated in (member ID, vnode number) order, so a stable sort by
+	// position yields the full (position, ID, number) order.
+	sortVNodes(vs)
+	r.pos = make([]uint64, len(vs))
+	r.owner = make([]uint16, len(vs))
+	for i, v := range vs {
+		r.pos[i] = v.pos
+		r.owner[i] = uint16(v.owner)
+	}
+}
+
+// sortVNodes sorts stably by position: a comparison sort for small rings, an
+// LSD radix sort (4 passes of 16 bits) for large ones.
+func sortVNodes(vs []vnode) {
+	if len(vs) < 1<<14 {
+		slices.SortStableFunc(vs, func(a, b vnode) int { return cmp.Compare(a.pos, b.pos) })
+		return
+	}
+	tmp := make([]vnode, len(vs))
+	var count [1 << 16]int
+	src, dst := vs, tmp
+	for shift := uint(0); shift < 64; shift += 16 {
+		clear(count[:])
+		for _, v := range src {
+			count[(v.pos>>shift)&0xffff]++
+		}
+		sum := 0
+		for i, c := range count {
+			count[i] = sum
+			sum += c
+		}
+		for _, v := range src {
+			d := (v.pos >> shift) & 0xffff
+			dst[count[d]] = v
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	// Four passes: the result is back in vs.
+}
+
+// hashBytes positions b on the ring.
+func (r *Ring) hashBytes(b []byte) uint64 {
+	if r.cfg.Hash == nil {
+		return xxhash.Sum64(b)
+	}
+	return r.cfg.Hash(b)
+}
+
+// With returns a new ring with the given members added, using the same
+// config. r is unchanged. Adding an existing ID returns ErrDuplicateID.
+func (r *Ring) With(add ...Member) (*Ring, error) {
+	ms := make([]Member, 0, len(r.members)+len(add))
+	ms = append(ms, r.members...)
+	ms = append(ms, add...)
+	return New(ms, r.cfg)
+}
+
+// Without returns a new ring without the members with the given IDs, using the
+// same config. r is unchanged. Naming an absent ID returns ErrUnknownMember;
+// removing every member returns ErrNoMembers.
+func (r *Ring) Without(ids ...string) (*Ring, error) {
+	drop := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if _, ok := r.index(id); !ok {
+			return nil, fmt.Errorf("%w: %q", ErrUnknownMember, id)
+		}
+		drop[id] = true
+	}
+	ms := make([]Member, 0, len(r.members))
+	for _, m := range r.members {
+		if !drop[m.ID] {
+			ms = append(ms, m)
+		}
+	}
+	return New(ms, r.cfg)
+}
+
+// Config returns the configuration the ring was built with.
+func (r *Ring) Config() Config { return r.cfg }
+
+// Len returns the number of members.
+func (r *Ring) Len() int { return len(r.members) }
+
+// Zones returns the number of distinct zones among the members.
+func (r *Ring) Zones() int { return r.nzones }
+
+// VNodes returns the total number of virtual nodes.
+func (r *Ring) VNodes() int { return len(r.pos) }
+
+// Members returns a copy of the members, sorted by ID.
+func (r *Ring) Members() []Member { return slices.Clone(r.members) }
+
+// Member returns the member with the given ID.
+func (r *Ring) Member(id string) (Member, bool) {
+	i, ok := r.index(id)
+	if !ok {
+		return Member{}, false
+	}
+	return r.members[i], true
+}
+
+func (r *Ring) index(id string) (int, bool) {
+	return slices.BinarySearch(r.ids, id)
+}
