@@ -1,0 +1,272 @@
+package transport
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// gnetEngine hands every connection, after the handshake, to a gnet/v2
+// client whose event loops do all reads and writes. Accepting and the
+// hello exchange use the standard library (they are rare and may block;
+// event-loop callbacks never do). Inbound frames are parsed in OnTraffic
+// and handed to the handler pool; outbound frames are written with
+// AsyncWrite, one batch in flight per connection, and the next batch waits
+// while gnet's own outbound buffer is above the queue limit, which bounds
+// memory for a slow peer.
+type gnetEngine struct {
+	ep  *Endpoint
+	cli *gnet.Client
+}
+
+type gnetHandler struct {
+	gnet.BuiltinEventEngine
+}
+
+type gnetIO struct {
+	cb    gnet.AsyncCallback // written, bound to the session once
+	mu    sync.Mutex
+	c     gnet.Conn // set in OnOpen, before any traffic
+	timer *time.Timer
+	// event-loop only
+	sealed []byte
+}
+
+func newGnetEngine(ep *Endpoint) (*gnetEngine, error) {
+	cli, err := gnet.NewClient(&gnetHandler{},
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(max(1, runtime.GOMAXPROCS(0))),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReadBufferCap(64<<10),
+		gnet.WithWriteBufferCap(64<<10),
+		gnet.WithLogger(nopLogger{}),
+	)
+	if err != nil {
+		return nil, err
+	}
+	if err := cli.Start(); err != nil {
+		return nil, err
+	}
+	return &gnetEngine{ep: ep, cli: cli}, nil
+}
+
+func (e *gnetEngine) attach(s *session, c net.Conn) error {
+	g := &gnetIO{}
+	g.cb = func(c gnet.Conn, err error) error { return g.written(s, c, err) }
+	s.mu.Lock()
+	s.io = g
+	s.mu.Unlock()
+	// EnrollContext duplicates the descriptor and closes c; OnOpen has run
+	// (setting g.c) when it returns.
+	if _, err := e.cli.EnrollContext(c, s); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed { // failed before g.c was set: make sure the socket goes
+		g.closeConn()
+	}
+	return nil
+}
+
+func (e *gnetEngine) close() { _ = e.cli.Stop() }
+
+func (g *gnetIO) conn() gnet.Conn {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.c
+}
+
+func (g *gnetIO) closeConn() {
+	g.mu.Lock()
+	c := g.c
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	g.mu.Unlock()
+	if c != nil {
+		_ = c.Close()
+	}
+}
+
+func (g *gnetIO) flushLocked(s *session) error {
+	buf := s.takeLocked()
+	s.mu.Unlock()
+	c := g.conn()
+	err := c.AsyncWrite(buf, g.cb)
+	if err != nil {
+		s.mu.Lock()
+		s.writtenLocked(buf)
+		s.flushing = false
+		s.mu.Unlock()
+		s.fail(err)
+		return fmt.Errorf("%w: %s: %v", ErrConnClosed, s.peer.addr, err)
+	}
+	return nil
+}
+
+// written runs on the event loop after a batch was handed to the socket
+// (the unsent rest sits in gnet's outbound buffer).
+func (g *gnetIO) written(s *session, c gnet.Conn, err error) error {
+	s.mu.Lock()
+	if s.inflight != nil {
+		s.writtenLocked(s.inflight)
+	}
+	if err != nil || s.closed {
+		s.flushing = false
+		s.mu.Unlock()
+		if err != nil {
+			s.fail(err)
+		}
+		return nil
+	}
+	if c.OutboundBuffered() > s.ep.cfg.OutboundQueueBytes {
+		// The peer is slow: keep flushing set (senders queue up to the
+		// limit, then wait) and look again shortly. gnet has no
+		// "writable" callback to hook.
+		s.mu.Unlock()
+		g.recheck(s)
+		return nil
+	}
+	if len(s.pend) == 0 {
+		s.flushing = false
+		s.mu.Unlock()
+		return nil
+	}
+	buf := s.takeLocked()
+	s.mu.Unlock()
+	if err := c.AsyncWrite(buf, g.cb); err != nil {
+		s.fail(err)
+	}
+	return nil
+}
+
+func (g *gnetIO) recheck(s *session) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	wake := func() {
+		c := g.conn()
+		if err := c.Wake(g.cb); err != nil {
+			s.fail(err)
+		}
+	}
+	if g.timer == nil {
+		g.timer = time.AfterFunc(time.Millisecond, wake)
+	} else {
+		g.timer.Reset(time.Millisecond)
+	}
+}
+
+// OnOpen records the gnet connection for writers.
+func (*gnetHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	s := c.Context().(*session)
+	g := s.io.(*gnetIO)
+	g.mu.Lock()
+	g.c = c
+	g.mu.Unlock()
+	return nil, gnet.None
+}
+
+// OnClose fails the session.
+func (*gnetHandler) OnClose(c gnet.Conn, err error) gnet.Action {
+	s := c.Context().(*session)
+	if err == nil {
+		err = ErrConnClosed
+	}
+	s.fail(err)
+	return gnet.None
+}
+
+// OnTraffic parses every complete frame and leaves a partial one buffered.
+func (*gnetHandler) OnTraffic(c gnet.Conn) gnet.Action {
+	s := c.Context().(*session)
+	g := s.io.(*gnetIO)
+	if err := g.readFrames(s, c); err != nil {
+		countError(&s.peer.ctr.errs, err)
+		s.fail(err)
+		return gnet.Close
+	}
+	if c.InboundBuffered() > 0 {
+		if s.partialSince.Load() == 0 {
+			s.partialSince.Store(time.Now().UnixNano())
+		}
+	} else {
+		s.partialSince.Store(0)
+	}
+	return gnet.None
+}
+
+func (g *gnetIO) readFrames(s *session, c gnet.Conn) error {
+	maxPayload := s.ep.cfg.MaxFrameSize
+	for {
+		n := c.InboundBuffered()
+		if s.cs == nil {
+			if n < HeaderSize {
+				return nil
+			}
+			hb, err := c.Peek(HeaderSize)
+			if err != nil {
+				return err
+			}
+			h, err := DecodeHeader(hb, maxPayload)
+			if err != nil {
+				return err
+			}
+			total := HeaderSize + int(h.Length)
+			if n < total {
+				return nil
+			}
+			fb, err := c.Peek(total)
+			if err != nil {
+				return err
+			}
+			dst, t := s.inbound(h)
+			copy(dst, fb[HeaderSize:])
+			_, _ = c.Discard(total)
+			s.partialSince.Store(0)
+			s.onFrame(h, dst, t)
+			continue
+		}
+		if n < 4 {
+			return nil
+		}
+		lb, err := c.Peek(4)
+		if err != nil {
+			return err
+		}
+		size := int(binary.BigEndian.Uint32(lb))
+		if err := checkSealedSize(size, maxPayload); err != nil {
+			return err
+		}
+		if n < 4+size {
+			return nil
+		}
+		fb, err := c.Peek(4 + size)
+		if err != nil {
+			return err
+		}
+		g.sealed = append(g.sealed[:0], fb[4:]...)
+		_, _ = c.Discard(4 + size)
+		pt, err := s.cs.open(g.sealed)
+		if err != nil {
+			return err
+		}
+		h, err := DecodeHeader(pt, maxPayload)
+		if err != nil {
+			return err
+		}
+		if len(pt) != HeaderSize+int(h.Length) {
+			return fmt.Errorf("%w: sealed length mismatch", ErrBadFrame)
+		}
+		dst, t := s.inbound(h)
+		copy(dst, pt[HeaderSize:])
+		s.partialSince.Store(0)
+		s.onFrame(h, dst, t)
+	}
+}
