@@ -34,6 +34,7 @@ const (
 
 	flagTombstone = 1 << 0
 	flagFree      = 1 << 1
+	flagExpired   = 1 << 2 // a tombstone left by expiry rather than by a delete
 
 	tombstoneValueLen = 8 // a tombstone stores its deletion time as its value
 

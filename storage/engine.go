@@ -93,7 +93,7 @@ type Stats struct {
 	Entries    int    // stored entries, tombstones included
 	Tombstones int    // stored tombstones
 	Bytes      int64  // accounted bytes
-	Evictions  uint64 // entries removed (or expired entries tombstoned) to honour the memory limit
+	Evictions  uint64 // entries removed to honour the memory limit
 	Expired    uint64 // expired entries turned into tombstones by sweeping
 	Purged     uint64 // tombstones purged
 }

@@ -42,6 +42,7 @@ type Map struct {
 type mapRecord struct {
 	e         Entry // Value is owned by the record
 	deletedAt int64 // for tombstones
+	expired   bool  // a tombstone left by expiry rather than by a delete
 	access    atomic.Uint64
 }
 
@@ -197,7 +198,7 @@ func (m *Map) expire(key string, r *mapRecord, now int64) {
 		m.remove(key, h, r)
 		return
 	}
-	t := &mapRecord{e: Entry{Version: r.e.Version, Expiry: r.e.Expiry, Tombstone: true}, deletedAt: r.e.Expiry}
+	t := &mapRecord{e: Entry{Version: r.e.Version, Expiry: r.e.Expiry, Tombstone: true}, deletedAt: r.e.Expiry, expired: true}
 	m.store(key, h, r, t)
 }
 
@@ -218,18 +219,13 @@ func (m *Map) evictOne(exclude string, now int64) bool {
 			continue
 		}
 		samples++
-		if r.e.Tombstone {
-			if m.recDeadline(r) <= now {
-				m.remove(k, m.hash([]byte(k)), r)
-				m.evictions++
-				return true
-			}
-			continue
-		}
-		if r.e.Expired(now) {
-			m.expire(k, r, now)
+		if (r.e.Tombstone && (r.expired || m.recDeadline(r) <= now)) || (!r.e.Tombstone && r.e.Expired(now)) {
+			m.remove(k, m.hash([]byte(k)), r)
 			m.evictions++
 			return true
+		}
+		if r.e.Tombstone {
+			continue // a young delete: evicting it could resurrect data
 		}
 		if a := r.access.Load(); best == nil || a < bestAcc {
 			bestKey, best, bestAcc = k, r, a
@@ -405,8 +401,11 @@ func (m *Map) Sweep() SweepStats {
 	for !m.closed && len(m.due) > 0 && m.due[0].deadline <= now {
 		d := m.popDue()
 		r := m.m[d.key]
-		if r == nil || m.recDeadline(r) > now {
+		if r == nil {
 			continue
+		}
+		if dl := m.recDeadline(r); dl == 0 || dl > now {
+			continue // stale item: the entry has no deadline or a later one
 		}
 		if r.e.Tombstone {
 			m.remove(d.key, m.hash([]byte(d.key)), r)

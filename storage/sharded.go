@@ -177,7 +177,7 @@ func (s *Sharded) put(sh *shard, h uint64, key []byte, e *Entry) (bool, error) {
 	if e.Tombstone {
 		val = nil
 	}
-	if err := s.write(sh, h, pos, ref, found, key, val, e.Version, e.Expiry, e.Tombstone, now); err != nil {
+	if err := s.write(sh, h, pos, ref, found, key, val, e.Version, e.Expiry, e.Tombstone, now, 0); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -187,7 +187,7 @@ func (s *Sharded) put(sh *shard, h uint64, key []byte, e *Entry) (bool, error) {
 // reusing the old chunk when the size class is unchanged, and updates the
 // accounting, digest, tombstone count and due queue.
 func (s *Sharded) write(sh *shard, h uint64, pos int, oldRef uint32, found bool,
-	key, val []byte, v Version, expiry int64, tomb bool, deletedAt int64) error {
+	key, val []byte, v Version, expiry int64, tomb bool, deletedAt int64, extraFlags byte) error {
 	storedLen := len(val)
 	if tomb {
 		storedLen = tombstoneValueLen
@@ -221,9 +221,9 @@ func (s *Sharded) write(sh *shard, h uint64, pos int, oldRef uint32, found bool,
 	}
 	c := sh.chunk(ref)
 	put32(c[hdrVlen:], uint32(storedLen))
-	var flags byte
+	flags := extraFlags
 	if tomb {
-		flags = flagTombstone
+		flags |= flagTombstone
 		put64(c[hdrSize+len(key):], uint64(deletedAt))
 	} else {
 		copy(c[hdrSize+len(key):], val)
@@ -295,7 +295,7 @@ func (s *Sharded) expire(sh *shard, h uint64, pos int, ref uint32, now int64) {
 	key := chunkKey(c)
 	// write copies key into a new chunk before releasing this one, or keeps
 	// this chunk (and its key) when the size class is unchanged.
-	_ = s.write(sh, h, pos, ref, true, key, nil, chunkVersion(c), exp, true, exp)
+	_ = s.write(sh, h, pos, ref, true, key, nil, chunkVersion(c), exp, true, exp, flagExpired)
 }
 
 // makeRoom evicts until need more bytes fit under the shard's limit. The
@@ -324,9 +324,10 @@ func (sh *shard) rand() uint64 {
 
 // evictOne frees one entry by sampled LRU: it samples EvictionSamples
 // occupied slots and evicts the least recently used live entry among them,
-// except that an expired entry or a tombstone past its grace period found on
-// the way is taken at once. Tombstones within their grace period are never
-// taken. It reports false when it found nothing to evict.
+// except that an expired entry, a tombstone left by expiry, or a tombstone
+// past its grace period found on the way is taken at once. Tombstones of
+// deletes within their grace period are never taken. It reports false when
+// it found nothing to evict.
 func (s *Sharded) evictOne(sh *shard, exclude uint32, now int64) bool {
 	n := len(sh.slots)
 	best, samples := -1, 0
@@ -347,16 +348,15 @@ func (s *Sharded) evictOne(sh *shard, exclude uint32, now int64) bool {
 		}
 		samples++
 		c := sh.chunk(ref)
+		expired := chunkExpiry(c) != 0 && chunkExpiry(c) <= now
 		if chunkTomb(c) {
-			if s.deadline(c) <= now {
-				s.remove(sh, s.hash(chunkKey(c)), i, ref)
-				sh.evictions++
-				return true
+			if c[hdrFlags]&flagExpired == 0 && s.deadline(c) > now {
+				continue // a young delete: evicting it could resurrect data
 			}
-			continue
+			expired = true
 		}
-		if exp := chunkExpiry(c); exp != 0 && exp <= now {
-			s.expire(sh, s.hash(chunkKey(c)), i, ref, now)
+		if expired {
+			s.remove(sh, s.hash(chunkKey(c)), i, ref)
 			sh.evictions++
 			return true
 		}

@@ -1,0 +1,700 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+)
+
+func ver(n uint64) (v Version) {
+	for i := 0; i < 8; i++ {
+		v[15-i] = byte(n >> (8 * i))
+	}
+	return v
+}
+
+func openBoth(t *testing.T, cfg Config) map[string]Engine {
+	t.Helper()
+	out := map[string]Engine{}
+	reg := NewRegistry()
+	for _, name := range reg.Names() {
+		e, err := reg.Open(name, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		out[name] = e
+	}
+	return out
+}
+
+func testConfig(clock Clock) Config {
+	c := DefaultConfig()
+	c.Shards = 8
+	c.DigestBits = 5
+	c.SweepInterval = 0
+	c.Clock = clock
+	return c
+}
+
+// recount recomputes Len, Bytes and digests from a full Range.
+func recount(t *testing.T, e Engine) (n int, b int64, d []uint64) {
+	t.Helper()
+	d = make([]uint64, e.Buckets())
+	err := e.Range(0, 0, func(key []byte, en Entry) bool {
+		n++
+		b += AccountedSize(key, en)
+		h := e.Hash(key)
+		d[e.BucketOf(h)] += EntryDigest(h, en.Version)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, b, d
+}
+
+func checkRecount(t *testing.T, e Engine) {
+	t.Helper()
+	n, b, d := recount(t, e)
+	if e.Len() != n || e.Bytes() != b {
+		t.Fatalf("Len/Bytes = %d/%d, recount %d/%d", e.Len(), e.Bytes(), n, b)
+	}
+	got, err := e.Digests(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range d {
+		if got[i] != d[i] {
+			t.Fatalf("digest %d = %x, recount %x", i, got[i], d[i])
+		}
+	}
+}
+
+func TestLastWriteWins(t *testing.T) {
+	for name, e := range openBoth(t, testConfig(NewManualClock(modelEpoch))) {
+		t.Run(name, func(t *testing.T) {
+			k := []byte("k")
+			mustPut := func(v uint64, val string, want bool) {
+				t.Helper()
+				ok, err := e.Put(k, Entry{Value: []byte(val), Version: ver(v)})
+				if err != nil || ok != want {
+					t.Fatalf("Put v%d = %v, %v; want %v", v, ok, err, want)
+				}
+			}
+			mustPut(5, "five", true)
+			mustPut(3, "three", false)
+			mustPut(5, "again", false)
+			mustPut(6, "six", true)
+			if got, err := e.Get(k, nil); err != nil || string(got) != "six" {
+				t.Fatalf("Get = %q, %v", got, err)
+			}
+			if ok, _ := e.Put(k, Entry{Version: ver(7), Tombstone: true}); !ok {
+				t.Fatal("tombstone not applied")
+			}
+			if _, err := e.Get(k, nil); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Get after delete: %v", err)
+			}
+			mustPut(6, "old", false) // the tombstone keeps older writes out
+			en, err := e.GetEntry(k, nil)
+			if err != nil || !en.Tombstone || en.Version != ver(7) || en.Value != nil {
+				t.Fatalf("GetEntry = %+v, %v", en, err)
+			}
+		})
+	}
+}
+
+func TestReadsDoNotAlias(t *testing.T) {
+	for name, e := range openBoth(t, testConfig(nil)) {
+		t.Run(name, func(t *testing.T) {
+			val := []byte("value")
+			e.Put([]byte("k"), Entry{Value: val, Version: ver(1)})
+			val[0] = 'X' // the engine copied it
+			buf := make([]byte, 0, 16)
+			got, err := e.Get([]byte("k"), buf)
+			if err != nil || string(got) != "value" || &got[0] != &buf[:1][0] {
+				t.Fatalf("Get = %q, %v (must append into dst)", got, err)
+			}
+			got[0] = 'Y'
+			again, _ := e.Get([]byte("k"), nil)
+			if string(again) != "value" {
+				t.Fatalf("stored bytes were aliased: %q", again)
+			}
+		})
+	}
+}
+
+func TestLimits(t *testing.T) {
+	cfg := testConfig(nil)
+	cfg.MaxKeySize, cfg.MaxValueSize = 8, 16
+	for name, e := range openBoth(t, cfg) {
+		t.Run(name, func(t *testing.T) {
+			cases := []struct {
+				key  []byte
+				val  []byte
+				want error
+			}{
+				{nil, []byte("v"), ErrEmptyKey},
+				{[]byte("123456789"), nil, ErrKeyTooLarge},
+				{[]byte("k"), make([]byte, 17), ErrValueTooLarge},
+				{[]byte("12345678"), make([]byte, 16), nil},
+			}
+			for _, c := range cases {
+				if _, err := e.Put(c.key, Entry{Value: c.val, Version: ver(1)}); !errors.Is(err, c.want) {
+					t.Errorf("Put(%d-byte key, %d-byte value) = %v, want %v", len(c.key), len(c.val), err, c.want)
+				}
+			}
+			if _, err := e.Get(make([]byte, 9), nil); !errors.Is(err, ErrKeyTooLarge) {
+				t.Errorf("Get long key: %v", err)
+			}
+			if _, err := e.GetEntry(nil, nil); !errors.Is(err, ErrEmptyKey) {
+				t.Errorf("GetEntry empty key: %v", err)
+			}
+			// A tombstone's value is ignored, so it is not size-checked.
+			if _, err := e.Put([]byte("t"), Entry{Value: make([]byte, 17), Version: ver(1), Tombstone: true}); err != nil {
+				t.Errorf("tombstone with oversized value: %v", err)
+			}
+		})
+	}
+}
+
+func TestClosed(t *testing.T) {
+	for name, e := range openBoth(t, testConfig(nil)) {
+		t.Run(name, func(t *testing.T) {
+			e.Put([]byte("k"), Entry{Value: []byte("v"), Version: ver(1)})
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Close(); err != nil {
+				t.Fatalf("second Close: %v", err)
+			}
+			if _, err := e.Put([]byte("k"), Entry{Version: ver(2)}); !errors.Is(err, ErrClosed) {
+				t.Errorf("Put: %v", err)
+			}
+			if _, err := e.Get([]byte("k"), nil); !errors.Is(err, ErrClosed) {
+				t.Errorf("Get: %v", err)
+			}
+			if _, err := e.GetEntry([]byte("k"), nil); !errors.Is(err, ErrClosed) {
+				t.Errorf("GetEntry: %v", err)
+			}
+			if err := e.Range(0, 0, func([]byte, Entry) bool { return true }); !errors.Is(err, ErrClosed) {
+				t.Errorf("Range: %v", err)
+			}
+			if _, err := e.Digests(nil); !errors.Is(err, ErrClosed) {
+				t.Errorf("Digests: %v", err)
+			}
+			if e.Len() != 0 || e.Bytes() != 0 {
+				t.Errorf("Len/Bytes after Close = %d/%d", e.Len(), e.Bytes())
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("DefaultConfig invalid: %v", err)
+	}
+	bad := []func(*Config){
+		func(c *Config) { c.Shards = 3 },
+		func(c *Config) { c.Shards = 0 },
+		func(c *Config) { c.MaxKeySize = 0 },
+		func(c *Config) { c.MaxKeySize = MaxKeySizeLimit + 1 },
+		func(c *Config) { c.MaxValueSize = -1 },
+		func(c *Config) { c.MemoryLimit = -1 },
+		func(c *Config) { c.LimitPolicy = 9 },
+		func(c *Config) { c.EvictionSamples = 0 },
+		func(c *Config) { c.TombstoneGrace = -1 },
+		func(c *Config) { c.SweepInterval = -1 },
+		func(c *Config) { c.ExpiryResolution = time.Microsecond },
+		func(c *Config) { c.DigestBits = 4 }, // below log2(256 shards)
+		func(c *Config) { c.DigestBits = MaxDigestBits + 1 },
+		func(c *Config) { c.MemoryLimit = 1 << 20 }, // 4 KiB per shard < 1 MiB value
+	}
+	for i, mutate := range bad {
+		c := DefaultConfig()
+		mutate(&c)
+		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("case %d: Validate = %v, want ErrInvalidConfig", i, err)
+		}
+		if _, err := NewSharded(c); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("case %d: NewSharded = %v", i, err)
+		}
+		if _, err := NewMap(c); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("case %d: NewMap = %v", i, err)
+		}
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	r := NewRegistry()
+	if got := r.Names(); len(got) != 2 || got[0] != BackendMap || got[1] != BackendSharded {
+		t.Fatalf("Names = %v", got)
+	}
+	if _, err := r.Open("nope", DefaultConfig()); !errors.Is(err, ErrUnknownBackend) {
+		t.Fatalf("Open unknown: %v", err)
+	}
+	if err := r.Register(BackendMap, nil); !errors.Is(err, ErrDuplicateBackend) {
+		t.Fatalf("Register duplicate: %v", err)
+	}
+	called := false
+	if err := r.Register("custom", func(c Config) (Engine, error) { called = true; return NewMap(c) }); err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	c.SweepInterval = 0
+	e, err := r.Open("custom", c)
+	if err != nil || !called {
+		t.Fatalf("Open custom: %v, called %v", err, called)
+	}
+	e.Close()
+	// Registries are independent values.
+	if len(NewRegistry().Names()) != 2 {
+		t.Fatal("a registry leaked into another")
+	}
+}
+
+// TestCollisions stores many keys under a hash that maps them all to four
+// positions: every key must keep its own value.
+func TestCollisions(t *testing.T) {
+	cfg := testConfig(nil)
+	cfg.Hash = weakHash
+	for name, e := range openBoth(t, cfg) {
+		t.Run(name, func(t *testing.T) {
+			const n = 2000
+			for i := 0; i < n; i++ {
+				k := fmt.Sprintf("key-%d", i)
+				if _, err := e.Put([]byte(k), Entry{Value: []byte("v" + k), Version: ver(1)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := 0; i < n; i += 2 { // delete the even ones
+				e.Put([]byte(fmt.Sprintf("key-%d", i)), Entry{Version: ver(2), Tombstone: true})
+			}
+			for i := 0; i < n; i++ {
+				k := fmt.Sprintf("key-%d", i)
+				got, err := e.Get([]byte(k), nil)
+				if i%2 == 0 {
+					if !errors.Is(err, ErrNotFound) {
+						t.Fatalf("%s: deleted key read %q, %v", k, got, err)
+					}
+				} else if err != nil || string(got) != "v"+k {
+					t.Fatalf("%s: got %q, %v", k, got, err)
+				}
+			}
+			if _, err := e.Get([]byte("absent-0"), nil); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("absent key with a colliding hash: %v", err)
+			}
+			if e.PurgeTombstones() != 0 { // grace not over
+				t.Fatal("purged young tombstones")
+			}
+			checkRecount(t, e)
+		})
+	}
+}
+
+func TestRangeAndDigests(t *testing.T) {
+	clock := NewManualClock(modelEpoch)
+	cfg := testConfig(clock)
+	engines := openBoth(t, cfg)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 5000; i++ {
+		k := []byte(fmt.Sprintf("key-%d", rng.IntN(3000)))
+		e := Entry{Value: bytes.Repeat([]byte("x"), rng.IntN(100)), Version: ver(rng.Uint64N(50)), Tombstone: rng.IntN(5) == 0}
+		if rng.IntN(4) == 0 {
+			e.Expiry = clock.Now() + int64(time.Second)
+		}
+		for _, eng := range engines {
+			eng.Put(k, e)
+		}
+	}
+	m, s := engines[BackendMap], engines[BackendSharded]
+	dm, _ := m.Digests(nil)
+	ds, _ := s.Digests(nil)
+	if len(dm) != 32 || fmt.Sprint(dm) != fmt.Sprint(ds) {
+		t.Fatal("the two backends disagree on digests after the same writes")
+	}
+	for _, eng := range engines {
+		checkRecount(t, eng)
+		all := collect(t, eng, 0, 0)
+		// Random ranges, wrapping ones included, and bucket ranges.
+		for i := 0; i < 50; i++ {
+			a, b := rng.Uint64(), rng.Uint64()
+			if i%5 == 0 {
+				a, b = eng.BucketRange(rng.IntN(eng.Buckets()))
+			}
+			got := collect(t, eng, a, b)
+			var want []rangeItem
+			for _, it := range all {
+				if inRange(eng.Hash([]byte(it.key)), a, b) {
+					want = append(want, it)
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("Range(%x,%x): %d items, want %d", a, b, len(got), len(want))
+			}
+			for j := range got {
+				if got[j].key != want[j].key || !sameEntry(got[j].e, want[j].e) {
+					t.Fatalf("Range item %d differs", j)
+				}
+			}
+		}
+		// A bucket's digest equals the sum over its Range.
+		digests, _ := eng.Digests(nil)
+		for b := 0; b < eng.Buckets(); b++ {
+			var sum uint64
+			start, end := eng.BucketRange(b)
+			eng.Range(start, end, func(key []byte, e Entry) bool {
+				if eng.BucketOf(eng.Hash(key)) != b {
+					t.Fatalf("key %q in bucket range %d hashes to bucket %d", key, b, eng.BucketOf(eng.Hash(key)))
+				}
+				sum += EntryDigest(eng.Hash(key), e.Version)
+				return true
+			})
+			if sum != digests[b] {
+				t.Fatalf("bucket %d digest %x, Range sum %x", b, digests[b], sum)
+			}
+		}
+		// Early stop.
+		n := 0
+		eng.Range(0, 0, func([]byte, Entry) bool { n++; return n < 3 })
+		if n != 3 {
+			t.Fatalf("Range did not stop: %d calls", n)
+		}
+	}
+}
+
+func TestBucketRange(t *testing.T) {
+	b := buckets{bits: 2}
+	for i := 0; i < 4; i++ {
+		s, e := b.BucketRange(i)
+		if b.BucketOf(s) != i || (i < 3 && b.BucketOf(e) != i+1) || (i == 3 && e != 0) {
+			t.Fatalf("bucket %d range [%x,%x)", i, s, e)
+		}
+	}
+	if s, e := (buckets{}).BucketRange(0); s != 0 || e != 0 {
+		t.Fatal("single bucket must cover everything")
+	}
+	if !inRange(5, 10, 10) || !inRange(20, 10, 6) || !inRange(3, 10, 6) || inRange(7, 10, 6) || inRange(10, 0, 10) {
+		t.Fatal("inRange")
+	}
+}
+
+func TestTTLAndPurge(t *testing.T) {
+	clock := NewManualClock(modelEpoch)
+	cfg := testConfig(clock)
+	cfg.TombstoneGrace = time.Minute
+	for name, e := range openBoth(t, cfg) {
+		t.Run(name, func(t *testing.T) {
+			now := clock.Now()
+			e.Put([]byte("ttl"), Entry{Value: []byte("v"), Version: ver(1), Expiry: now + int64(10*time.Second)})
+			e.Put([]byte("del"), Entry{Version: ver(1), Tombstone: true})
+			clock.Advance(10 * time.Second)
+			if _, err := e.Get([]byte("ttl"), nil); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("expired entry read: %v", err)
+			}
+			if en, err := e.GetEntry([]byte("ttl"), nil); err != nil || en.Tombstone {
+				t.Fatalf("raw entry before sweep = %+v, %v", en, err)
+			}
+			if st := e.Sweep(); st.Expired != 1 || st.Purged != 0 {
+				t.Fatalf("Sweep = %+v", st)
+			}
+			en, err := e.GetEntry([]byte("ttl"), nil)
+			if err != nil || !en.Tombstone || en.Version != ver(1) {
+				t.Fatalf("expired entry after sweep = %+v, %v", en, err)
+			}
+			clock.Advance(50 * time.Second) // "del" is 60s old, "ttl" tombstone 50s
+			if st := e.Sweep(); st.Purged != 1 {
+				t.Fatalf("Sweep = %+v, want the delete purged", st)
+			}
+			clock.Advance(10 * time.Second)
+			if n := e.PurgeTombstones(); n != 1 {
+				t.Fatalf("PurgeTombstones = %d", n)
+			}
+			if e.Len() != 0 || e.Bytes() != 0 {
+				t.Fatalf("Len/Bytes = %d/%d", e.Len(), e.Bytes())
+			}
+			// After the purge an old version is accepted again: this is why
+			// the grace period must outlast repair.
+			if ok, _ := e.Put([]byte("del"), Entry{Value: []byte("old"), Version: ver(1)}); !ok {
+				t.Fatal("write after purge refused")
+			}
+		})
+	}
+}
+
+func TestEvictionKeepsUsageUnderLimit(t *testing.T) {
+	clock := NewManualClock(modelEpoch)
+	cfg := testConfig(clock)
+	cfg.MaxValueSize = 1024
+	cfg.MemoryLimit = 64 << 10 // 8 KiB per shard
+	for name, e := range openBoth(t, cfg) {
+		t.Run(name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			for i := 0; i < 20000; i++ {
+				k := []byte(fmt.Sprintf("key-%d", rng.IntN(5000)))
+				en := Entry{Value: make([]byte, rng.IntN(1025)), Version: ver(uint64(i + 1))}
+				if rng.IntN(3) == 0 {
+					en.Expiry = clock.Now() + int64(rng.IntN(1000))*int64(time.Millisecond)
+				}
+				if _, err := e.Put(k, en); err != nil {
+					t.Fatalf("Put: %v", err)
+				}
+				if i%1000 == 0 {
+					clock.Advance(300 * time.Millisecond)
+				}
+				if e.Bytes() > cfg.MemoryLimit {
+					t.Fatalf("usage %d over limit %d", e.Bytes(), cfg.MemoryLimit)
+				}
+			}
+			if e.Stats().Evictions == 0 {
+				t.Fatal("no evictions")
+			}
+			checkRecount(t, e)
+		})
+	}
+}
+
+func TestEvictionPrefersColdEntries(t *testing.T) {
+	cfg := testConfig(nil)
+	cfg.Shards = 1
+	cfg.DigestBits = 0
+	cfg.MaxKeySize, cfg.MaxValueSize = 8, 100
+	cfg.MemoryLimit = 200 * (8 + 100 + EntryOverhead)
+	for name, e := range openBoth(t, cfg) {
+		t.Run(name, func(t *testing.T) {
+			key := func(i int) []byte { return []byte(fmt.Sprintf("k%07d", i)) }
+			val := make([]byte, 100)
+			// 20 hot keys are read between every write of cold keys.
+			for i := 0; i < 20; i++ {
+				e.Put(key(i), Entry{Value: val, Version: ver(1)})
+			}
+			for i := 20; i < 2000; i++ {
+				for h := 0; h < 20; h++ {
+					e.Get(key(h), nil)
+				}
+				if _, err := e.Put(key(i), Entry{Value: val, Version: ver(1)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			hot := 0
+			for h := 0; h < 20; h++ {
+				if _, err := e.Get(key(h), nil); err == nil {
+					hot++
+				}
+			}
+			// A random policy would keep each hot key with probability
+			// about 200/2000; sampled LRU keeps nearly all of them.
+			if hot < 15 {
+				t.Fatalf("only %d of 20 hot keys survived", hot)
+			}
+		})
+	}
+}
+
+func TestYoungTombstonesAreNeverEvicted(t *testing.T) {
+	clock := NewManualClock(modelEpoch)
+	cfg := testConfig(clock)
+	cfg.Shards, cfg.DigestBits = 1, 0
+	cfg.MaxKeySize, cfg.MaxValueSize = 8, 100
+	cfg.MemoryLimit = 10 * (8 + EntryOverhead + 100)
+	cfg.TombstoneGrace = time.Hour
+	for name, e := range openBoth(t, cfg) {
+		t.Run(name, func(t *testing.T) {
+			n := 0
+			for ; ; n++ {
+				_, err := e.Put([]byte(fmt.Sprintf("t%07d", n)), Entry{Version: ver(1), Tombstone: true})
+				if errors.Is(err, ErrMemoryLimit) {
+					break
+				}
+				if err != nil || n > 100 {
+					t.Fatalf("Put tombstone %d: %v", n, err)
+				}
+			}
+			for i := 0; i < n; i++ {
+				if en, err := e.GetEntry([]byte(fmt.Sprintf("t%07d", i)), nil); err != nil || !en.Tombstone {
+					t.Fatalf("tombstone %d lost: %v", i, err)
+				}
+			}
+			clock.Advance(time.Hour) // grace over: now they may go
+			if _, err := e.Put([]byte("live"), Entry{Value: make([]byte, 100), Version: ver(1)}); err != nil {
+				t.Fatalf("Put after grace: %v", err)
+			}
+			checkRecount(t, e)
+		})
+	}
+}
+
+func TestRejectPolicy(t *testing.T) {
+	cfg := testConfig(nil)
+	cfg.Shards, cfg.DigestBits = 1, 0
+	cfg.MaxKeySize, cfg.MaxValueSize = 2, 100
+	cfg.MemoryLimit = 3 * (2 + EntryOverhead + 100)
+	cfg.LimitPolicy = LimitReject
+	for name, e := range openBoth(t, cfg) {
+		t.Run(name, func(t *testing.T) {
+			for i := 0; i < 3; i++ {
+				if _, err := e.Put([]byte(fmt.Sprintf("k%d", i)), Entry{Value: make([]byte, 100), Version: ver(1)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := e.Put([]byte("k3"), Entry{Value: make([]byte, 100), Version: ver(1)})
+			if !errors.Is(err, ErrMemoryLimit) {
+				t.Fatalf("Put over limit: %v", err)
+			}
+			// Shrinking an entry is always allowed.
+			if ok, err := e.Put([]byte("k0"), Entry{Value: make([]byte, 10), Version: ver(2)}); !ok || err != nil {
+				t.Fatalf("shrink: %v %v", ok, err)
+			}
+			if e.Stats().Evictions != 0 || e.Len() != 3 {
+				t.Fatal("reject mode evicted")
+			}
+		})
+	}
+}
+
+func TestConcurrentAccess(t *testing.T) {
+	clock := NewManualClock(modelEpoch)
+	cfg := testConfig(clock)
+	cfg.MaxValueSize = 256
+	cfg.MemoryLimit = 512 << 10
+	cfg.TombstoneGrace = time.Millisecond
+	for name, e := range openBoth(t, cfg) {
+		t.Run(name, func(t *testing.T) {
+			var wg sync.WaitGroup
+			for g := 0; g < 4; g++ {
+				wg.Add(1)
+				go func(g int) {
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(uint64(g), 1))
+					var buf []byte
+					for i := 0; i < 3000; i++ {
+						k := []byte(fmt.Sprintf("key-%d", rng.IntN(2000)))
+						switch rng.IntN(10) {
+						case 0, 1, 2:
+							en := Entry{Value: make([]byte, rng.IntN(257)), Version: ver(uint64(i)<<8 | uint64(g))}
+							if rng.IntN(2) == 0 {
+								en.Expiry = clock.Now() + int64(rng.IntN(20))*int64(time.Millisecond)
+							}
+							if _, err := e.Put(k, en); err != nil {
+								t.Error(err)
+								return
+							}
+						case 3:
+							e.Put(k, Entry{Version: ver(uint64(i)<<8 | uint64(g)), Tombstone: true})
+						case 4:
+							clock.Advance(time.Millisecond)
+							e.Sweep()
+						case 5:
+							e.Range(rng.Uint64(), rng.Uint64(), func([]byte, Entry) bool { return true })
+						case 6:
+							e.Digests(nil)
+							e.Stats()
+						default:
+							buf, _ = e.Get(k, buf[:0])
+						}
+					}
+				}(g)
+			}
+			wg.Wait()
+			if e.Bytes() > cfg.MemoryLimit {
+				t.Fatalf("usage %d over limit", e.Bytes())
+			}
+			checkRecount(t, e)
+		})
+	}
+}
+
+// TestBackgroundSweeper checks that the sweeper goroutine does the work and
+// that Close stops it (goleak in TestMain fails the run otherwise).
+func TestBackgroundSweeper(t *testing.T) {
+	clock := NewManualClock(modelEpoch)
+	cfg := testConfig(clock)
+	cfg.SweepInterval = time.Millisecond
+	for name, e := range openBoth(t, cfg) {
+		t.Run(name, func(t *testing.T) {
+			e.Put([]byte("k"), Entry{Value: []byte("v"), Version: ver(1), Expiry: clock.Now() + 1})
+			clock.Advance(2 * time.Second)
+			deadline := time.Now().Add(10 * time.Second)
+			for e.Stats().Expired == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the sweeper never expired the entry")
+				}
+				time.Sleep(time.Millisecond) // polling an observable condition
+			}
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestLargeValuesAndClassChanges(t *testing.T) {
+	cfg := testConfig(nil)
+	cfg.MaxValueSize = 200 << 10
+	s, err := NewSharded(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sizes := []int{0, 1, 100, 600, 5000, 40 << 10, 200 << 10, 3, 100 << 10, 40 << 10}
+	for i, n := range sizes {
+		val := bytes.Repeat([]byte{byte(i + 1)}, n)
+		if ok, err := s.Put([]byte("k"), Entry{Value: val, Version: ver(uint64(i + 1))}); !ok || err != nil {
+			t.Fatalf("size %d: %v %v", n, ok, err)
+		}
+		got, err := s.Get([]byte("k"), nil)
+		if err != nil || !bytes.Equal(got, val) {
+			t.Fatalf("size %d read back %d bytes, %v", n, len(got), err)
+		}
+		checkRecount(t, s)
+	}
+	// Every size maps to a class whose chunk fits it, and class sizes grow.
+	prev := 0
+	for n := hdrSize + 1; n <= maxInline; n++ {
+		c, sz := sizeClass(n)
+		if sz < n || classSize(c) != sz || sz > n+n/8+8 {
+			t.Fatalf("sizeClass(%d) = %d, %d (classSize %d)", n, c, sz, classSize(c))
+		}
+		if sz < prev {
+			t.Fatalf("class sizes shrink at %d", n)
+		}
+		prev = sz
+	}
+}
+
+func TestZeroAllocs(t *testing.T) {
+	clock := NewManualClock(modelEpoch)
+	cfg := testConfig(clock)
+	cfg.MemoryLimit = 64 << 20
+	s, err := NewSharded(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	keys := make([][]byte, 1000)
+	val := make([]byte, 64)
+	for i := range keys {
+		keys[i] = []byte(fmt.Sprintf("key-%016d", i))
+		s.Put(keys[i], Entry{Value: val, Version: ver(1), Expiry: clock.Now() + int64(time.Hour)})
+	}
+	dst := make([]byte, 0, 64)
+	i := 0
+	if n := testing.AllocsPerRun(1000, func() {
+		dst, _ = s.Get(keys[i%len(keys)], dst[:0])
+		i++
+	}); n != 0 {
+		t.Fatalf("Get allocates %v times", n)
+	}
+	v := uint64(2)
+	if n := testing.AllocsPerRun(1000, func() {
+		s.Put(keys[i%len(keys)], Entry{Value: val, Version: ver(v), Expiry: clock.Now() + int64(time.Hour)})
+		i++
+		v++
+	}); n != 0 {
+		t.Fatalf("steady-state Put allocates %v times", n)
+	}
+}
