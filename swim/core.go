@@ -315,12 +315,6 @@ func (c *core) tick(now time.Time) {
 			delete(c.relays, seq)
 		}
 	}
-	// Suspicions that ran out become deaths.
-	for _, m := range c.members {
-		if m.susp != nil && m.State == StateSuspect && !now.Before(c.suspicionDeadline(m.susp)) {
-			c.applyDead(now, &pb.Update{Kind: pb.Update_KIND_DEAD, Node: m.Name, Incarnation: m.Incarnation, From: c.self.Name})
-		}
-	}
 	if p := c.probe; p != nil {
 		if !p.indirect && !now.Before(p.indirectAt) {
 			c.startIndirect(now, p)
@@ -353,6 +347,17 @@ func (c *core) tick(now time.Time) {
 	if !now.Before(c.nextReap) {
 		c.nextReap = now.Add(time.Second)
 		c.reap(now)
+	}
+	// Last, so that confirmations added above count at once.
+	c.expireSuspicions(now)
+}
+
+// expireSuspicions declares dead the suspects whose timeout ran out.
+func (c *core) expireSuspicions(now time.Time) {
+	for _, m := range c.members {
+		if m.susp != nil && m.State == StateSuspect && !now.Before(c.suspicionDeadline(m.susp)) {
+			c.applyDead(now, &pb.Update{Kind: pb.Update_KIND_DEAD, Node: m.Name, Incarnation: m.Incarnation, From: c.self.Name})
+		}
 	}
 }
 
@@ -942,9 +947,13 @@ func (c *core) mergeState(now time.Time, from string, state []*pb.Update) {
 		case pb.Update_KIND_ALIVE:
 			c.applyAlive(now, u)
 		case pb.Update_KIND_SUSPECT, pb.Update_KIND_DEAD:
-			// The remote state of a member we do not know carries its address:
-			// learn it as alive first, then suspect it.
-			if c.members[u.GetNode()] == nil && u.GetNode() != c.self.Name {
+			unknown := c.members[u.GetNode()] == nil && u.GetNode() != c.self.Name
+			if unknown && u.GetKind() == pb.Update_KIND_DEAD {
+				continue // forgotten or never seen: do not resurrect it
+			}
+			// The remote state of a suspect we do not know carries its
+			// address: learn it as alive first, then suspect it.
+			if unknown {
 				a := proto.Clone(u).(*pb.Update)
 				a.Kind = pb.Update_KIND_ALIVE
 				c.applyAlive(now, a)

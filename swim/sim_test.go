@@ -224,7 +224,8 @@ func (s *simCluster) runUntil(end time.Time) {
 				n.c.tick(s.now)
 				s.flush(n)
 				if !n.next.After(s.now) {
-					s.t.Fatalf("%s: tick at %v left deadline %v not in the future", n.name, s.now, n.next)
+					c := n.c
+					s.t.Fatalf("%s: tick at %v left deadline %v not in the future (probe %v gossip %v pp %v rc %v reap %v settle %v relays %d)", n.name, s.now, n.next, c.nextProbe, c.nextGossip, c.nextPushPull, c.nextReconnect, c.nextReap, c.settle, len(c.relays))
 				}
 				progressed = true
 			}
