@@ -2,4 +2,4 @@ module github.com/gridkv/gridkv/ring
 
 go 1.25
 
-require github.com/cespare/xxhash/v2 v2.3.0 // indirect
+require github.com/cespare/xxhash/v2 v2.3.0

@@ -53,7 +53,7 @@ func referenceReplicas(r *Ring, h uint64, n int) []string {
 	start := sort.Search(B, func(i int) bool { return r.pos[i] > h })
 	var order []int
 	seen := map[int]bool{}
-	for k := 0; k < B; k++ {
+	for k := 0; k < B && len(order) < len(r.members); k++ {
 		m := int(r.owner[(start+k)%B])
 		if !seen[m] {
 			seen[m] = true
@@ -76,6 +76,12 @@ func referenceReplicas(r *Ring, h uint64, n int) []string {
 		}
 	}
 	return out
+}
+
+// referenceOwner is the owner by binary search over the virtual nodes.
+func referenceOwner(r *Ring, h uint64) string {
+	i := sort.Search(len(r.pos), func(i int) bool { return r.pos[i] > h })
+	return r.ids[r.owner[i%len(r.pos)]]
 }
 
 // probes returns hashes worth checking on r: every virtual node position and

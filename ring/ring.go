@@ -3,6 +3,7 @@ package ring
 import (
 	"cmp"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 
@@ -131,8 +132,7 @@ func (r *Ring) placeVNodes(total int) {
 			vs = append(vs, vnode{pos: r.hashBytes(buf), owner: uint32(mi), num: uint32(i)})
 		}
 	}
-	// vs is generated in (member ID, vnode number) order, so a stable sort by
-	// position yields the full (position, ID, number) order.
+	// Members are sorted by ID, so member index order is ID order.
 	sortVNodes(vs)
 	r.pos = make([]uint64, len(vs))
 	r.owner = make([]uint16, len(vs))
@@ -142,34 +142,46 @@ func (r *Ring) placeVNodes(total int) {
 	}
 }
 
-// sortVNodes sorts stably by position: a comparison sort for small rings, an
-// LSD radix sort (4 passes of 16 bits) for large ones.
+// sortVNodes sorts by (position, member, number). Positions are hashes, so a
+// bucket pass on their top bits (about one virtual node per bucket) followed
+// by a comparison sort inside each bucket is close to linear; a degenerate
+// hash that piles everything into one bucket still sorts in O(B log B).
 func sortVNodes(vs []vnode) {
-	if len(vs) < 1<<14 {
-		slices.SortStableFunc(vs, func(a, b vnode) int { return cmp.Compare(a.pos, b.pos) })
+	less := func(a, b vnode) int {
+		if c := cmp.Compare(a.pos, b.pos); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.owner, b.owner); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.num, b.num)
+	}
+	if len(vs) < 256 {
+		slices.SortFunc(vs, less)
 		return
 	}
-	tmp := make([]vnode, len(vs))
-	var count [1 << 16]int
-	src, dst := vs, tmp
-	for shift := uint(0); shift < 64; shift += 16 {
-		clear(count[:])
-		for _, v := range src {
-			count[(v.pos>>shift)&0xffff]++
-		}
-		sum := 0
-		for i, c := range count {
-			count[i] = sum
-			sum += c
-		}
-		for _, v := range src {
-			d := (v.pos >> shift) & 0xffff
-			dst[count[d]] = v
-			count[d]++
-		}
-		src, dst = dst, src
+	bb := bits.Len(uint(len(vs)) - 1)
+	shift := uint(64 - bb)
+	start := make([]uint32, 1<<bb+1)
+	for _, v := range vs {
+		start[v.pos>>shift+1]++
 	}
-	// Four passes: the result is back in vs.
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	out := make([]vnode, len(vs))
+	next := slices.Clone(start[:len(start)-1])
+	for _, v := range vs {
+		b := v.pos >> shift
+		out[next[b]] = v
+		next[b]++
+	}
+	for b := 0; b+1 < len(start); b++ {
+		if lo, hi := start[b], start[b+1]; hi-lo > 1 {
+			slices.SortFunc(out[lo:hi], less)
+		}
+	}
+	copy(vs, out)
 }
 
 // hashBytes positions b on the ring.

@@ -1,6 +1,9 @@
 package ring
 
-import "math/bits"
+import (
+	"math/bits"
+	"slices"
+)
 
 // This file builds the two acceleration structures of a ring. Both are pure
 // functions of the sorted virtual nodes, so lookups through them return
@@ -116,39 +119,40 @@ func (r *Ring) vnodeFor(h uint64) int {
 // zone, zones in order of first appearance, each represented by the member
 // seen first; then the remaining members in order of first appearance.
 //
-// It runs backwards around the ring twice, keeping two move-to-front lists
+// It runs backwards around the ring once, keeping two move-to-front lists
 // truncated to k entries: zones and members ordered by their next appearance
-// at or after i. The first lap only warms the lists up so that the second lap
-// sees the wrap-around correctly. Cost: O(B*k).
+// at or after i. The lists start as they are at position 0 (where the walk
+// from the last virtual node continues), found by a short forward walk.
+// Cost: O(B*k).
 func (r *Ring) buildPrefs(k int) []uint16 {
 	B := len(r.pos)
 	k = min(k, len(r.members))
 	out := make([]uint16, B*k)
 	zl := make([]zoneRep, 0, k+1) // zones by next appearance, with the member seen there
 	ml := make([]uint16, 0, k+1)  // members by next appearance
-	for lap := 0; lap < 2; lap++ {
-		for i := B - 1; i >= 0; i-- {
-			m := r.owner[i]
-			z := r.zoneOf[m]
-			zl = moveToFront(zl, zoneRep{z, m}, func(e zoneRep) bool { return e.zone == z }, k)
-			ml = moveToFront(ml, m, func(e uint16) bool { return e == m }, k)
-			if lap == 0 {
-				continue
+	for i := 0; i < B && (len(zl) < min(k, r.nzones) || len(ml) < k); i++ {
+		m := r.owner[i]
+		if z := r.zoneOf[m]; len(zl) < k && !hasZone(zl, z) {
+			zl = append(zl, zoneRep{z, m})
+		}
+		if len(ml) < k && !slices.Contains(ml, m) {
+			ml = append(ml, m)
+		}
+	}
+	for i := B - 1; i >= 0; i-- {
+		m := r.owner[i]
+		z := r.zoneOf[m]
+		zl = zonesToFront(zl, zoneRep{z, m}, k)
+		ml = membersToFront(ml, m, k)
+		p := out[i*k : i*k+k : i*k+k]
+		n := copyReps(p, zl)
+		for _, e := range ml {
+			if n == k {
+				break
 			}
-			p := out[i*k : i*k+k : i*k+k]
-			n := 0
-			for _, e := range zl {
-				p[n] = e.member
+			if !isRep(zl, e) {
+				p[n] = e
 				n++
-			}
-			for _, e := range ml {
-				if n == k {
-					break
-				}
-				if !isRep(zl, e) {
-					p[n] = e
-					n++
-				}
 			}
 		}
 	}
@@ -157,6 +161,15 @@ func (r *Ring) buildPrefs(k int) []uint16 {
 
 // zoneRep is a zone and the member that represents it in a preference list.
 type zoneRep struct{ zone, member uint16 }
+
+func hasZone(zl []zoneRep, z uint16) bool {
+	for _, e := range zl {
+		if e.zone == z {
+			return true
+		}
+	}
+	return false
+}
 
 func isRep(zl []zoneRep, m uint16) bool {
 	for _, e := range zl {
@@ -167,12 +180,19 @@ func isRep(zl []zoneRep, m uint16) bool {
 	return false
 }
 
-// moveToFront puts v at the front of l, removing the entry same matches if
+func copyReps(p []uint16, zl []zoneRep) int {
+	for i, e := range zl {
+		p[i] = e.member
+	}
+	return len(zl)
+}
+
+// zonesToFront puts v first in l, removing the old entry of v's zone if
 // present, and truncates l to k entries.
-func moveToFront[T any](l []T, v T, same func(T) bool, k int) []T {
+func zonesToFront(l []zoneRep, v zoneRep, k int) []zoneRep {
 	at := len(l)
 	for i, e := range l {
-		if same(e) {
+		if e.zone == v.zone {
 			at = i
 			break
 		}
@@ -182,8 +202,17 @@ func moveToFront[T any](l []T, v T, same func(T) bool, k int) []T {
 	}
 	copy(l[1:at+1], l[:at])
 	l[0] = v
-	if len(l) > k {
-		l = l[:k]
+	return l[:min(len(l), k)]
+}
+
+// membersToFront is zonesToFront for the member list.
+func membersToFront(l []uint16, m uint16, k int) []uint16 {
+	at := slices.Index(l, m)
+	if at < 0 {
+		at = len(l)
+		l = append(l, m)
 	}
-	return l
+	copy(l[1:at+1], l[:at])
+	l[0] = m
+	return l[:min(len(l), k)]
 }

@@ -1,0 +1,139 @@
+package ring
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// randomRing builds a ring with 1-24 members over 1-5 zones, weights 1-3 and
+// a small random config, so that every code path (tiny tables, scans over
+// mixed slots, walks longer than the precomputed lists) gets exercised.
+func randomRing(t *testing.T, rng *rand.Rand) *Ring {
+	t.Helper()
+	nm := 1 + rng.IntN(24)
+	nz := 1 + rng.IntN(5)
+	ms := make([]Member, nm)
+	for i := range ms {
+		ms[i] = Member{ID: fmt.Sprintf("m%d-%d", i, rng.IntN(1000)), Weight: uint32(1 + rng.IntN(3)), Zone: fmt.Sprintf("z%d", rng.IntN(nz))}
+	}
+	cfg := DefaultConfig()
+	cfg.VNodesPerWeight = []int{1, 2, 5, 16, 64}[rng.IntN(5)]
+	cfg.PrecomputedReplicas = 1 + rng.IntN(5)
+	cfg.TableBits = []int{0, 0, MinTableBits, 6, 10}[rng.IntN(5)]
+	return mustNew(t, ms, cfg)
+}
+
+func randomHashes(rng *rand.Rand, n int) []uint64 {
+	hs := make([]uint64, n)
+	for i := range hs {
+		hs[i] = rng.Uint64()
+	}
+	return hs
+}
+
+// TestReplicasProperties checks, over random member sets and every n, that
+// replicas are n distinct members spread over as many zones as possible,
+// that n's answer is a prefix of n+1's, and that it equals the reference.
+func TestReplicasProperties(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for iter := 0; iter < 150; iter++ {
+		r := randomRing(t, rng)
+		buf := make([]string, 0, r.Len())
+		for _, h := range randomHashes(rng, 40) {
+			var prev []string
+			ref := referenceReplicas(r, h, r.Len())
+			for n := 1; n <= r.Len(); n++ {
+				got, err := r.ReplicasHash(h, n, buf[:0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != n {
+					t.Fatalf("n=%d: got %d replicas", n, len(got))
+				}
+				zones := map[string]bool{}
+				ids := map[string]bool{}
+				for _, id := range got {
+					m, ok := r.Member(id)
+					if !ok || ids[id] {
+						t.Fatalf("n=%d: replica %q unknown or repeated in %v", n, id, got)
+					}
+					ids[id] = true
+					zones[m.Zone] = true
+				}
+				if want := min(n, r.Zones()); len(zones) != want {
+					t.Fatalf("n=%d, %d zones: replicas %v span %d zones, want %d", n, r.Zones(), got, len(zones), want)
+				}
+				if !slices.Equal(got[:n-1], prev) {
+					t.Fatalf("n=%d: %v does not extend %v", n, got, prev)
+				}
+				if !slices.Equal(got, ref[:n]) {
+					t.Fatalf("n=%d h=%#x: got %v, reference %v", n, h, got, ref[:n])
+				}
+				prev = slices.Clone(got)
+			}
+			if got := r.LocateHash(h); got != prev[0] {
+				t.Fatalf("LocateHash(%#x) = %q, first replica %q", h, got, prev[0])
+			}
+		}
+	}
+}
+
+// TestFastPathEqualsWalk checks the lookup tables (owner table, slot table,
+// precomputed preference lists) against a plain walk of the virtual node
+// ring at every virtual node boundary and at random positions.
+func TestFastPathEqualsWalk(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	check := func(t *testing.T, r *Ring, hs []uint64) {
+		t.Helper()
+		var fast, slow []string
+		for _, h := range hs {
+			ref := referenceOwner(r, h)
+			if got := r.LocateHash(h); got != ref {
+				t.Fatalf("LocateHash(%#x) = %q, walk %q", h, got, ref)
+			}
+			v := r.vnodeFor(h)
+			for n := 1; n <= min(r.npref, r.Len()); n++ {
+				fast, _ = r.ReplicasHash(h, n, fast[:0])
+				slow = r.walk(v, n, slow[:0])
+				if !slices.Equal(fast, slow) {
+					t.Fatalf("h=%#x n=%d: table %v, walk %v", h, n, fast, slow)
+				}
+			}
+		}
+	}
+	for iter := 0; iter < 100; iter++ {
+		r := randomRing(t, rng)
+		check(t, r, probes(r, randomHashes(rng, 200)))
+	}
+	t.Run("default config", func(t *testing.T) {
+		r := mustNew(t, nodes(10, 3), DefaultConfig())
+		check(t, r, probes(r, randomHashes(rng, 10000)))
+	})
+	t.Run("150 vnodes", func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.VNodesPerWeight = 150
+		r := mustNew(t, nodes(10, 3), cfg)
+		check(t, r, probes(r, randomHashes(rng, 10000)))
+	})
+}
+
+func TestNoAllocations(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.VNodesPerWeight = 150
+	r := mustNew(t, nodes(10, 3), cfg)
+	key, bkey := "some-key", []byte("some-key")
+	buf := make([]string, 0, 10)
+	for name, f := range map[string]func(){
+		"Locate":         func() { _ = r.Locate(key) },
+		"LocateBytes":    func() { _ = r.LocateBytes(bkey) },
+		"Replicas(3)":    func() { buf, _ = r.Replicas(key, 3, buf[:0]) },
+		"ReplicasBytes":  func() { buf, _ = r.ReplicasBytes(bkey, 3, buf[:0]) },
+		"Replicas(walk)": func() { buf, _ = r.Replicas(key, 10, buf[:0]) },
+	} {
+		if a := testing.AllocsPerRun(100, f); a != 0 {
+			t.Errorf("%s: %v allocations per call", name, a)
+		}
+	}
+}
