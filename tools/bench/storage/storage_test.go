@@ -1,0 +1,344 @@
+package storagebench
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/ristretto/v2"
+	"github.com/gridkv/gridkv/storage"
+	"github.com/maypok86/otter/v2"
+	"github.com/puzpuzpuz/xsync/v4"
+)
+
+const (
+	numKeys   = 1 << 20
+	valueSize = 64
+	seqLen    = 1 << 20 // precomputed key-index sequence per distribution
+	ttl       = time.Hour
+)
+
+// dataset holds the keys (as bytes and as strings), one value, and the key
+// index sequences for each distribution.
+type dataset struct {
+	keys    [][]byte
+	strs    []string
+	value   []byte
+	uniform []int32
+	zipf    []int32
+}
+
+// keyOf returns key i: 16 to 24 bytes.
+func keyOf(i int) []byte {
+	return fmt.Appendf(nil, "key:%0*d", 12+i%9, i)
+}
+
+var data = sync.OnceValue(func() *dataset {
+	d := &dataset{keys: make([][]byte, numKeys), strs: make([]string, numKeys), value: make([]byte, valueSize)}
+	for i := range d.keys {
+		d.keys[i] = keyOf(i)
+		d.strs[i] = string(d.keys[i])
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range d.value {
+		d.value[i] = byte(rng.Uint32())
+	}
+	d.uniform = make([]int32, seqLen)
+	for i := range d.uniform {
+		d.uniform[i] = int32(rng.IntN(numKeys))
+	}
+	// Zipf ranks, mapped through a permutation so that hot keys land in
+	// different shards / buckets of every implementation.
+	perm := rng.Perm(numKeys)
+	z := rand.NewZipf(rand.New(rand.NewPCG(3, 4)), 1.01, 1, numKeys-1)
+	d.zipf = make([]int32, seqLen)
+	for i := range d.zipf {
+		d.zipf[i] = int32(perm[z.Uint64()])
+	}
+	return d
+})
+
+// store is one implementation under test; worker is its per-goroutine view.
+type store interface {
+	worker(id int) worker
+}
+
+type worker interface {
+	get(i int32) bool
+	set(i int32)
+}
+
+// ---- gridkv ----
+
+type gridkvStore struct{ s *storage.Sharded }
+
+type gridkvWorker struct {
+	s       *storage.Sharded
+	d       *dataset
+	buf     []byte
+	id      uint32
+	seq     uint32
+	applied *atomic.Int64
+}
+
+var gridkvApplied atomic.Int64
+
+func newGridkv(d *dataset) store {
+	cfg := storage.DefaultConfig()
+	cfg.MemoryLimit = 1 << 30
+	s, err := storage.NewSharded(cfg)
+	if err != nil {
+		panic(err)
+	}
+	w := &gridkvWorker{s: s, d: d}
+	for i := range d.keys {
+		w.set(int32(i))
+	}
+	return gridkvStore{s}
+}
+
+func (g gridkvStore) worker(id int) worker {
+	return &gridkvWorker{s: g.s, d: data(), buf: make([]byte, 0, valueSize), id: uint32(id), applied: &gridkvApplied}
+}
+
+func (w *gridkvWorker) get(i int32) bool {
+	var err error
+	w.buf, err = w.s.Get(w.d.keys[i], w.buf[:0])
+	return err == nil
+}
+
+// set writes with a wall-clock version (as gridkv's HLC would) made unique
+// by the worker id and a sequence number, and a one-hour TTL.
+func (w *gridkvWorker) set(i int32) {
+	now := time.Now().UnixNano()
+	e := storage.Entry{Value: w.d.value, Expiry: now + int64(ttl)}
+	binary.BigEndian.PutUint64(e.Version[:8], uint64(now))
+	binary.BigEndian.PutUint32(e.Version[8:12], w.id)
+	w.seq++
+	binary.BigEndian.PutUint32(e.Version[12:], w.seq)
+	ok, err := w.s.Put(w.d.keys[i], e)
+	if err != nil {
+		panic(err)
+	}
+	if ok && w.applied != nil {
+		w.applied.Add(1)
+	}
+}
+
+// ---- otter ----
+
+type otterStore struct {
+	c *otter.Cache[string, []byte]
+	d *dataset
+}
+
+func newOtter(d *dataset) store {
+	c, err := otter.New(&otter.Options[string, []byte]{
+		MaximumSize:      2 * numKeys,
+		InitialCapacity:  numKeys,
+		ExpiryCalculator: otter.ExpiryWriting[string, []byte](ttl),
+	})
+	if err != nil {
+		panic(err)
+	}
+	for i, k := range d.strs {
+		c.Set(k, d.keys[i][:0:0])
+	}
+	for _, k := range d.strs {
+		c.Set(k, d.value)
+	}
+	return otterStore{c, d}
+}
+
+func (o otterStore) worker(int) worker { return o }
+func (o otterStore) get(i int32) bool {
+	_, ok := o.c.GetIfPresent(o.d.strs[i])
+	return ok
+}
+func (o otterStore) set(i int32) { o.c.Set(o.d.strs[i], o.d.value) }
+
+// ---- ristretto ----
+
+type ristrettoStore struct {
+	c *ristretto.Cache[string, []byte]
+	d *dataset
+}
+
+func newRistretto(d *dataset) store {
+	c, err := ristretto.NewCache(&ristretto.Config[string, []byte]{
+		NumCounters:        10 * numKeys,
+		MaxCost:            2 * numKeys,
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+	})
+	if err != nil {
+		panic(err)
+	}
+	for _, k := range d.strs {
+		for !c.SetWithTTL(k, d.value, 1, ttl) {
+			c.Wait() // Set drops writes when its buffers are full
+		}
+	}
+	c.Wait()
+	return ristrettoStore{c, d}
+}
+
+func (r ristrettoStore) worker(int) worker { return r }
+func (r ristrettoStore) get(i int32) bool {
+	_, ok := r.c.Get(r.d.strs[i])
+	return ok
+}
+func (r ristrettoStore) set(i int32) { r.c.SetWithTTL(r.d.strs[i], r.d.value, 1, ttl) }
+
+// ---- xsync ----
+
+type xsyncStore struct {
+	m *xsync.MapOf[string, []byte]
+	d *dataset
+}
+
+func newXsync(d *dataset) store {
+	m := xsync.NewMapOf[string, []byte](xsync.WithPresize(numKeys))
+	for _, k := range d.strs {
+		m.Store(k, d.value)
+	}
+	return xsyncStore{m, d}
+}
+
+func (x xsyncStore) worker(int) worker { return x }
+func (x xsyncStore) get(i int32) bool {
+	_, ok := x.m.Load(x.d.strs[i])
+	return ok
+}
+func (x xsyncStore) set(i int32) { x.m.Store(x.d.strs[i], x.d.value) }
+
+// ---- sync.Map ----
+
+type syncMapStore struct {
+	m *sync.Map
+	d *dataset
+}
+
+func newSyncMap(d *dataset) store {
+	m := &sync.Map{}
+	for _, k := range d.strs {
+		m.Store(k, d.value)
+	}
+	return syncMapStore{m, d}
+}
+
+func (s syncMapStore) worker(int) worker { return s }
+func (s syncMapStore) get(i int32) bool {
+	v, ok := s.m.Load(s.d.strs[i])
+	if ok {
+		_ = v.([]byte)
+	}
+	return ok
+}
+func (s syncMapStore) set(i int32) { s.m.Store(s.d.strs[i], s.d.value) }
+
+// ---- harness ----
+
+type implementation struct {
+	name  string
+	build func(*dataset) store
+}
+
+var impls = []implementation{
+	{"gridkv", newGridkv},
+	{"otter", newOtter},
+	{"ristretto", newRistretto},
+	{"xsync", newXsync},
+	{"syncmap", newSyncMap},
+}
+
+// The filled stores are kept for the whole run, so that each is built once
+// (building 1M entries takes a second or more per implementation).
+var (
+	storesMu sync.Mutex
+	stores   = map[string]store{}
+)
+
+func storeFor(b *testing.B, im implementation) store {
+	storesMu.Lock()
+	defer storesMu.Unlock()
+	s, ok := stores[im.name]
+	if !ok {
+		b.StopTimer()
+		s = im.build(data())
+		stores[im.name] = s
+		runtime.GC()
+		b.StartTimer()
+	}
+	return s
+}
+
+// run benchmarks one implementation: every writeEvery-th operation is a
+// write (0: reads only, 1: writes only).
+func run(b *testing.B, writeEvery int) {
+	d := data()
+	for _, im := range impls {
+		b.Run(im.name, func(b *testing.B) {
+			for _, dist := range []string{"uniform", "zipf"} {
+				seq := d.uniform
+				if dist == "zipf" {
+					seq = d.zipf
+				}
+				b.Run(dist, func(b *testing.B) {
+					s := storeFor(b, im)
+					var ids, misses atomic.Int64
+					gridkvApplied.Store(0)
+					b.ReportAllocs()
+					b.SetParallelism(1)
+					b.ResetTimer()
+					b.RunParallel(func(pb *testing.PB) {
+						id := int(ids.Add(1))
+						w := s.worker(id)
+						pos := int(rand.Uint64N(seqLen))
+						n, missed := 0, 0
+						for pb.Next() {
+							k := seq[pos]
+							if pos++; pos == seqLen {
+								pos = 0
+							}
+							if writeEvery > 0 && n%writeEvery == 0 {
+								w.set(k)
+							} else if !w.get(k) {
+								missed++
+							}
+							n++
+						}
+						misses.Add(int64(missed))
+					})
+					b.StopTimer()
+					if writeEvery != 1 {
+						b.ReportMetric(float64(misses.Load())/float64(b.N), "misses/op")
+					}
+					if im.name == "gridkv" && writeEvery > 0 {
+						writes := b.N
+						if writeEvery > 1 {
+							writes = b.N / writeEvery
+						}
+						if writes > 0 {
+							b.ReportMetric(float64(gridkvApplied.Load())/float64(writes), "applied/write")
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkStorageRead: reads only.
+func BenchmarkStorageRead(b *testing.B) { run(b, 0) }
+
+// BenchmarkStorageMixed: 75% reads, 25% writes.
+func BenchmarkStorageMixed(b *testing.B) { run(b, 4) }
+
+// BenchmarkStorageWrite: overwrites of existing keys only.
+func BenchmarkStorageWrite(b *testing.B) { run(b, 1) }
