@@ -20,6 +20,7 @@ type netEngine struct{ ep *Endpoint }
 type netIO struct {
 	c    net.Conn
 	kick chan struct{}
+	rest []byte // unwritten tail of s.inflight, for the writer (under s.mu)
 }
 
 func (e *netEngine) attach(s *session, c net.Conn) error {
@@ -45,19 +46,32 @@ func (e *netEngine) close() {}
 
 func (n *netIO) closeConn() { n.c.Close() }
 
-func (n *netIO) write(s *session, buf []byte) error {
-	if err := n.c.SetWriteDeadline(time.Now().Add(s.ep.cfg.WriteTimeout)); err != nil {
-		return err
+// directWriteBudget bounds how long a sending goroutine writes itself; a
+// socket that does not take the bytes by then (a slow peer) gets the rest
+// written by the writer goroutine, so callers never block beyond their
+// context.
+const directWriteBudget = 2 * time.Millisecond
+
+func (n *netIO) write(buf []byte, d time.Duration) (int, error) {
+	if err := n.c.SetWriteDeadline(time.Now().Add(d)); err != nil {
+		return 0, err
 	}
-	_, err := n.c.Write(buf)
-	return err
+	return n.c.Write(buf)
 }
 
 func (n *netIO) flushLocked(s *session) error {
 	buf := s.takeLocked()
 	s.mu.Unlock()
-	err := n.write(s, buf)
+	k, err := n.write(buf, directWriteBudget)
 	s.mu.Lock()
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		// Hand the unwritten rest to the writer goroutine (flushing stays
+		// set, keeping frame order).
+		n.rest = buf[k:]
+		s.mu.Unlock()
+		n.signal()
+		return nil
+	}
 	s.writtenLocked(buf)
 	if err != nil {
 		s.flushing = false
@@ -73,15 +87,20 @@ func (n *netIO) flushLocked(s *session) error {
 	s.mu.Unlock()
 	// More frames arrived while we wrote: the writer goroutine takes over
 	// (flushing stays set), so this caller is not stuck writing for others.
+	n.signal()
+	return nil
+}
+
+func (n *netIO) signal() {
 	select {
 	case n.kick <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 func (n *netIO) writeLoop(s *session) {
 	defer s.ep.wg.Done()
+	timeout := s.ep.cfg.WriteTimeout
 	for {
 		select {
 		case <-n.kick:
@@ -89,10 +108,23 @@ func (n *netIO) writeLoop(s *session) {
 			return
 		}
 		s.mu.Lock()
+		if rest := n.rest; rest != nil {
+			n.rest = nil
+			s.mu.Unlock()
+			_, err := n.write(rest, timeout)
+			s.mu.Lock()
+			s.writtenLocked(s.inflight)
+			if err != nil {
+				s.flushing = false
+				s.mu.Unlock()
+				s.fail(err)
+				return
+			}
+		}
 		for len(s.pend) > 0 && !s.closed {
 			buf := s.takeLocked()
 			s.mu.Unlock()
-			err := n.write(s, buf)
+			_, err := n.write(buf, timeout)
 			s.mu.Lock()
 			s.writtenLocked(buf)
 			if err != nil {
