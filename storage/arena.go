@@ -39,17 +39,19 @@ const (
 	tombstoneValueLen = 8 // a tombstone stores its deletion time as its value
 
 	// Chunks up to maxInline bytes are carved from shared pages by size
-	// class; larger ones get a page of their own (classLarge).
-	maxInline   = 32 << 10
+	// class; larger ones get a page of their own (classLarge). Pages grow
+	// from firstPage to maxPageSize; the small maximum bounds the unused
+	// tail of each shard's last page (offset/8 must fit in 16 bits anyway).
+	maxInline   = 16 << 10
 	classLarge  = 255
-	maxPageSize = 512 << 10 // offset/8 must fit in 16 bits
+	maxPageSize = 32 << 10
 	firstPage   = 1 << 10
 	maxPages    = 1 << 16
 )
 
 // sizeClass returns the class and chunk size for a chunk of n bytes: 8-byte
 // steps up to 512 bytes (classes 1..64), then eight classes per power of two
-// (at most 12.5% rounding) up to maxInline (classes 65..112), classLarge
+// (at most 12.5% rounding) up to maxInline (classes 65..104), classLarge
 // beyond.
 func sizeClass(n int) (class uint8, size int) {
 	if n <= 512 {
