@@ -31,12 +31,35 @@ func (r *Ring) KeyHashBytes(key []byte) uint64 {
 // It neither allocates nor copies the key. Use Member for the member's zone
 // and weight.
 func (r *Ring) Locate(key string) string {
-	return r.ids[r.ownerOf(r.KeyHash(key))]
+	var h uint64
+	if r.cfg.Hash == nil {
+		h = xxhash.Sum64String(key)
+	} else {
+		h = r.cfg.Hash(unsafe.Slice(unsafe.StringData(key), len(key)))
+	}
+	// The common case, written out here so that it costs no further call.
+	if r.owners8 != nil {
+		if o := r.owners8[h>>r.oshift]; o != mixed8 {
+			return r.ids[o]
+		}
+	}
+	return r.ids[r.ownerOf(h)]
 }
 
 // LocateBytes is Locate for a []byte key.
 func (r *Ring) LocateBytes(key []byte) string {
-	return r.ids[r.ownerOf(r.KeyHashBytes(key))]
+	var h uint64
+	if r.cfg.Hash == nil {
+		h = xxhash.Sum64(key)
+	} else {
+		h = r.cfg.Hash(key)
+	}
+	if r.owners8 != nil {
+		if o := r.owners8[h>>r.oshift]; o != mixed8 {
+			return r.ids[o]
+		}
+	}
+	return r.ids[r.ownerOf(h)]
 }
 
 // LocateHash is Locate for a key whose position h (from KeyHash) is already

@@ -36,9 +36,11 @@ type Ring struct {
 	slots []uint32
 	shift uint
 
-	// owners maps the top bits of a hash straight to a member: see table.go.
-	owners []uint16
-	oshift uint
+	// owners (or owners8, for fewer than 255 members) maps the top bits of
+	// a hash straight to a member: see table.go.
+	owners  []uint16
+	owners8 []uint8
+	oshift  uint
 }
 
 // New builds a ring from members (in any order) and cfg. The members slice is

@@ -20,22 +20,26 @@ import (
 
 const impure = 1 << 31
 
-// mixedOwners marks an owner-table slot whose hash interval is split between
-// several members.
-const mixedOwners = 0xffff
+// mixedOwners and mixed8 mark an owner-table slot whose hash interval is
+// split between several members.
+const (
+	mixedOwners = 0xffff
+	mixed8      = 0xff
+)
 
 // tableBits returns the sizes (log2) of the replica slot table and of the
 // owner table. Automatic sizing gives the slot table about 4 slots per
-// virtual node (at most 2^20 slots, 4 MiB) and the owner table about 16 (at
-// most 2^18 slots, 512 KiB; 64 KiB for 10 members with 150 virtual nodes
-// each, where about one slot in ten is mixed). An explicit Config.TableBits
-// sets the slot table, and the owner table gets two more bits.
+// virtual node (at most 2^20 slots, 4 MiB) and the owner table about 32 (at
+// most 2^18 slots: 256 KiB, or 512 KiB for 255 members or more). For 10
+// members with 150 virtual nodes each that is 2^16 owner slots, of which
+// about 2% are mixed. An explicit Config.TableBits sets the slot table, and
+// the owner table gets three more bits.
 func tableBits(configured, vnodes int) (slots, owners int) {
 	if configured != 0 {
-		return configured, min(configured+2, MaxTableBits)
+		return configured, min(configured+3, MaxTableBits)
 	}
 	l := bits.Len(uint(vnodes)*4 - 1)
-	return max(MinTableBits, min(l, 20)), max(MinTableBits, min(l+2, 18))
+	return max(MinTableBits, min(l, 20)), max(MinTableBits, min(l+3, 18))
 }
 
 func (r *Ring) buildSlots(tb int) {
@@ -62,11 +66,18 @@ func (r *Ring) buildSlots(tb int) {
 }
 
 // buildOwners fills the owner table used by Locate: slot s holds the member
-// that owns the whole of its hash interval, or mixedOwners.
+// that owns the whole of its hash interval, or a "mixed" marker. Rings of
+// fewer than 255 members use one byte per slot (so 64 KiB covers 2^16
+// slots and stays in L2, usually L1), larger ones two.
 func (r *Ring) buildOwners(tb int) {
 	r.oshift = uint(64 - tb)
 	n := 1 << tb
-	r.owners = make([]uint16, n)
+	small := len(r.members) < mixed8
+	if small {
+		r.owners8 = make([]uint8, n)
+	} else {
+		r.owners = make([]uint16, n)
+	}
 	B := len(r.pos)
 	j := 0 // first virtual node with pos > slot start
 	for s := 0; s < n; s++ {
@@ -84,13 +95,23 @@ func (r *Ring) buildOwners(tb int) {
 				break
 			}
 		}
-		r.owners[s] = o
+		if !small {
+			r.owners[s] = o
+		} else if o == mixedOwners {
+			r.owners8[s] = mixed8
+		} else {
+			r.owners8[s] = uint8(o)
+		}
 	}
 }
 
 // ownerOf returns the member index that owns hash h.
 func (r *Ring) ownerOf(h uint64) int {
-	if o := r.owners[h>>r.oshift]; o != mixedOwners {
+	if r.owners8 != nil {
+		if o := r.owners8[h>>r.oshift]; o != mixed8 {
+			return int(o)
+		}
+	} else if o := r.owners[h>>r.oshift]; o != mixedOwners {
 		return int(o)
 	}
 	return int(r.owner[r.vnodeFor(h)])
