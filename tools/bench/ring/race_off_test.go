@@ -1,0 +1,5 @@
+//go:build !race
+
+package ringbench
+
+const raceEnabled = false
