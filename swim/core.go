@@ -48,10 +48,30 @@ type outPacket struct {
 type probeResult uint8
 
 const (
-	probeNoReply     probeResult = iota // connected (or unknown), no ack in time
+	probeUnknown     probeResult = iota // no stream probe result (yet)
+	probeNoReply                        // connected, but no ack in time
 	probeAcked                          // ack received over the stream
 	probeUnreachable                    // the connection itself failed
 )
+
+// evidence is what an accuser knew when it suspected a member.
+type evidence uint8
+
+const (
+	evidenceUnknown     evidence = iota // UDP probes failed; no stream result
+	evidenceConnected                   // a stream opened but stayed silent
+	evidenceUnreachable                 // not even a stream could be opened
+)
+
+func evidenceOf(u *pb.Update) evidence {
+	switch {
+	case u.GetUnreachable():
+		return evidenceUnreachable
+	case u.GetConnected():
+		return evidenceConnected
+	}
+	return evidenceUnknown
+}
 
 type member struct {
 	Member
@@ -61,17 +81,31 @@ type member struct {
 
 type suspicion struct {
 	start       time.Time
-	confirmers  map[string]bool // accuser name -> reported unreachable
+	confirmers  map[string]evidence
 	k           int             // confirmations expected
 	min, max    time.Duration
 	unreachable time.Duration
 }
 
-// timeout is the Lifeguard suspicion timeout after len(confirmers)-1
-// independent confirmations, shortened once enough accusers could not even
-// connect.
+// timeout is the Lifeguard suspicion timeout: it starts at max and shrinks
+// towards min with each independent confirmation. Two deviations, both
+// driven by the fallback stream probe:
+//   - a confirmation from an accuser that could open a stream to the
+//     suspect (the host and kernel are up; the process is silent, perhaps
+//     paused) does not shrink the timeout: a pause gets the full maximum;
+//   - once SuspicionMult-1 accusers could not open a stream at all, the
+//     timeout drops to UnreachableSuspicionTimeout.
 func (s *suspicion) timeout() time.Duration {
-	c := len(s.confirmers) - 1
+	counted, unreachable := 0, 0
+	for _, e := range s.confirmers {
+		if e != evidenceConnected {
+			counted++
+		}
+		if e == evidenceUnreachable {
+			unreachable++
+		}
+	}
+	c := max(counted-1, 0)
 	t := s.min
 	if s.k > 0 && c < s.k {
 		frac := math.Log(float64(c)+1) / math.Log(float64(s.k)+1)
@@ -80,16 +114,8 @@ func (s *suspicion) timeout() time.Duration {
 			t = s.min
 		}
 	}
-	if s.unreachable > 0 && s.unreachable < t {
-		n := 0
-		for _, u := range s.confirmers {
-			if u {
-				n++
-			}
-		}
-		if n >= s.k+1 {
-			t = s.unreachable
-		}
+	if s.unreachable > 0 && s.unreachable < t && unreachable >= s.k+1 {
+		t = s.unreachable
 	}
 	return t
 }
@@ -537,7 +563,7 @@ func (c *core) concludeProbe(now time.Time, ok bool) {
 	}
 	c.applySuspect(now, &pb.Update{
 		Kind: pb.Update_KIND_SUSPECT, Node: m.Name, Incarnation: m.Incarnation,
-		From: c.self.Name, Unreachable: p.stream == probeUnreachable,
+		From: c.self.Name, Unreachable: p.stream == probeUnreachable, Connected: p.stream == probeNoReply,
 	})
 }
 
@@ -723,13 +749,16 @@ func (c *core) applySuspect(now time.Time, u *pb.Update) {
 		from = "?"
 	}
 	if m.State == StateSuspect && inc == m.Incarnation && m.susp != nil {
-		if prev, ok := m.susp.confirmers[from]; ok && (prev || !u.GetUnreachable()) {
-			return
+		prev, ok := m.susp.confirmers[from]
+		if ok && prev >= evidenceOf(u) || !ok && len(m.susp.confirmers) >= 64 {
+			return // nothing new (or enough accusers already)
 		}
-		if len(m.susp.confirmers) >= 64 {
-			return
+		m.susp.confirmers[from] = evidenceOf(u)
+		if u.GetUnreachable() && from != c.self.Name && !slices.Contains(c.urgent, name) {
+			if _, mine := m.susp.confirmers[c.self.Name]; !mine {
+				c.urgent = append(c.urgent, name)
+			}
 		}
-		m.susp.confirmers[from] = u.GetUnreachable()
 		c.broadcast(now, u) // let others count this confirmation too
 		return
 	}
@@ -747,14 +776,18 @@ func (c *core) applySuspect(now time.Time, u *pb.Update) {
 	m.changed = now
 	m.susp = &suspicion{
 		start:       now,
-		confirmers:  map[string]bool{from: u.GetUnreachable()},
+		confirmers:  map[string]evidence{from: evidenceOf(u)},
 		k:           k,
 		min:         minT,
 		max:         time.Duration(c.cfg.SuspicionMaxTimeoutMult) * minT,
 		unreachable: c.cfg.UnreachableSuspicionTimeout,
 	}
 	c.stats.suspicions++
-	if from != c.self.Name {
+	if from != c.self.Name && u.GetUnreachable() {
+		// The accuser could not even connect: check it ourselves next, so
+		// that independent confirmations (or a refutation) come quickly.
+		// A member that accepts connections but does not answer may just be
+		// paused; it gets the full Lifeguard timeout at the usual pace.
 		c.urgent = append(c.urgent, name)
 	}
 	c.broadcast(now, u)
@@ -873,8 +906,17 @@ func (c *core) reconnect(now time.Time) {
 	}
 	c.ops = append(c.ops, streamOp{kind: opPushPull, addr: dead[0].Addr, join: true, deadline: now.Add(c.cfg.StreamTimeout)})
 	if len(c.seeds) > 0 {
+		// A seed that is a live member is already merged with us; seeds
+		// given as host names cannot be matched and are always tried.
 		seed := c.seeds[c.rng.IntN(len(c.seeds))]
-		if seed != dead[0].Addr && seed != c.self.Addr {
+		liveSeed := false
+		for _, m := range c.members {
+			if m.Addr == seed && m.State <= StateSuspect {
+				liveSeed = true
+				break
+			}
+		}
+		if !liveSeed && seed != dead[0].Addr {
 			c.ops = append(c.ops, streamOp{kind: opPushPull, addr: seed, join: true, deadline: now.Add(c.cfg.StreamTimeout)})
 		}
 	}

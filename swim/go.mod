@@ -3,7 +3,12 @@ module github.com/gridkv/gridkv/swim
 go 1.25.14
 
 require (
-	go.uber.org/goleak v1.3.0 // indirect
-	golang.org/x/crypto v0.55.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
+	go.uber.org/goleak v1.3.0
+	golang.org/x/crypto v0.55.0
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	github.com/stretchr/testify v1.12.1 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 )

@@ -153,8 +153,10 @@ func (s *simCluster) doOp(src *simNode, op streamOp) {
 			s.at(op.deadline.Sub(s.now), src, func() { src.c.streamProbeResult(s.now, op.seq, probeUnreachable) })
 			return
 		}
-		// A stalled destination accepts the connection (its kernel does) but
-		// cannot answer before the deadline; nothing comes back in time.
+		// The connection opens. A stalled destination (its kernel accepts,
+		// its process does not run) cannot answer before the deadline, when
+		// the prober gives up with "connected, no reply".
+		s.at(op.deadline.Sub(s.now), src, func() { src.c.streamProbeResult(s.now, op.seq, probeNoReply) })
 		s.at(s.delay(), dst, func() {
 			ack := dst.c.streamPing(s.now, &pb.Ping{Seq: op.seq, Target: op.target})
 			if ack == nil {

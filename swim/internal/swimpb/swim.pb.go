@@ -412,7 +412,10 @@ type Update struct {
 	// confirmed by several distinct senders shortens its timeout.
 	From string `protobuf:"bytes,6,opt,name=from,proto3" json:"from,omitempty"`
 	// Suspect only: the accuser could not even open a stream to the node.
-	Unreachable   bool `protobuf:"varint,7,opt,name=unreachable,proto3" json:"unreachable,omitempty"`
+	Unreachable bool `protobuf:"varint,7,opt,name=unreachable,proto3" json:"unreachable,omitempty"`
+	// Suspect only: the accuser opened a stream to the node but got no answer
+	// (the host is up; the process may be paused).
+	Connected     bool `protobuf:"varint,8,opt,name=connected,proto3" json:"connected,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -492,6 +495,13 @@ func (x *Update) GetFrom() string {
 func (x *Update) GetUnreachable() bool {
 	if x != nil {
 		return x.Unreachable
+	}
+	return false
+}
+
+func (x *Update) GetConnected() bool {
+	if x != nil {
+		return x.Connected
 	}
 	return false
 }
@@ -690,7 +700,7 @@ const file_swim_proto_rawDesc = "" +
 	"\x03Ack\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\"\x18\n" +
 	"\x04Nack\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq\"\xab\x02\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\"\xc9\x02\n" +
 	"\x06Update\x12/\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1b.gridkv.swim.v1.Update.KindR\x04kind\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12 \n" +
@@ -698,7 +708,8 @@ const file_swim_proto_rawDesc = "" +
 	"\x04addr\x18\x04 \x01(\tR\x04addr\x12\x12\n" +
 	"\x04meta\x18\x05 \x01(\fR\x04meta\x12\x12\n" +
 	"\x04from\x18\x06 \x01(\tR\x04from\x12 \n" +
-	"\vunreachable\x18\a \x01(\bR\vunreachable\"\\\n" +
+	"\vunreachable\x18\a \x01(\bR\vunreachable\x12\x1c\n" +
+	"\tconnected\x18\b \x01(\bR\tconnected\"\\\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
