@@ -82,8 +82,9 @@ func parseHelloFixed(b []byte) (hello, int, error) {
 // seal is called under the session's write lock, open by the single
 // reader, so the counters need no further synchronisation.
 type cipherState struct {
-	send, recv       cipher.AEAD
-	sendCtr, recvCtr uint64
+	send, recv           cipher.AEAD
+	sendCtr, recvCtr     uint64
+	sendNonce, recvNonce [12]byte // kept here: a stack nonce escapes through the interface call
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
@@ -136,18 +137,16 @@ func (cs *cipherState) appendSealed(dst []byte, h Header, payload []byte) []byte
 	p := len(dst)
 	dst = AppendFrame(dst, h, payload)
 	dst = slices.Grow(dst, gcmTag) // seal in place, without reallocating
-	var nonce [12]byte
 	cs.sendCtr++
-	sealed := cs.send.Seal(dst[p:p], counterNonce(&nonce, cs.sendCtr), dst[p:], nil)
+	sealed := cs.send.Seal(dst[p:p], counterNonce(&cs.sendNonce, cs.sendCtr), dst[p:], nil)
 	binary.BigEndian.PutUint32(dst[start:start+4], uint32(len(sealed)))
 	return dst[:p+len(sealed)]
 }
 
 // open decrypts a sealed frame in place and returns the plaintext.
 func (cs *cipherState) open(sealed []byte) ([]byte, error) {
-	var nonce [12]byte
 	cs.recvCtr++
-	pt, err := cs.recv.Open(sealed[:0], counterNonce(&nonce, cs.recvCtr), sealed, nil)
+	pt, err := cs.recv.Open(sealed[:0], counterNonce(&cs.recvNonce, cs.recvCtr), sealed, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: frame failed authentication", ErrUnauthenticated)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 )
 
 // gnetEngine hands every connection, after the handshake, to a gnet/v2
@@ -29,7 +30,20 @@ type gnetHandler struct {
 }
 
 type gnetIO struct {
-	cb    gnet.AsyncCallback // written, bound to the session once
+	cb gnet.AsyncCallback // written, bound to the session once
+
+	// Direct writes: the flusher writes to the non-blocking socket itself
+	// (no event-loop round trip, no gnet allocations). Only when the
+	// socket is full does the rest go through AsyncWrite, and later
+	// batches follow it there (viaLoop, under the session's mu) until
+	// gnet's buffer is empty, keeping bytes in order. fdMu keeps the
+	// descriptor from being closed (OnClose runs before gnet closes it)
+	// during a write.
+	fdMu     sync.RWMutex
+	fd       int
+	fdClosed bool
+	viaLoop  bool
+
 	mu    sync.Mutex
 	c     gnet.Conn // set in OnOpen, before any traffic
 	timer *time.Timer
@@ -95,14 +109,71 @@ func (g *gnetIO) closeConn() {
 	}
 }
 
+// maxDirectRounds bounds how many batches one sender writes for others
+// before handing the rest to the event loop.
+const maxDirectRounds = 4
+
 func (g *gnetIO) flushLocked(s *session) error {
-	buf := s.takeLocked()
-	s.mu.Unlock()
-	c := g.conn()
-	err := c.AsyncWrite(buf, g.cb)
-	if err != nil {
+	for round := 0; ; round++ {
+		viaLoop := g.viaLoop || round == maxDirectRounds
+		buf := s.takeLocked()
+		s.mu.Unlock()
+		if viaLoop {
+			return g.asyncWrite(s, buf)
+		}
+		n, err := g.writeDirect(buf)
+		if err != nil {
+			s.mu.Lock()
+			s.writtenLocked(buf)
+			s.flushing = false
+			s.mu.Unlock()
+			s.fail(err)
+			return fmt.Errorf("%w: %s: %v", ErrConnClosed, s.peer.addr, err)
+		}
+		if n < len(buf) { // socket full: gnet writes the rest when writable
+			s.mu.Lock()
+			g.viaLoop = true
+			s.mu.Unlock()
+			return g.asyncWrite(s, buf[n:])
+		}
 		s.mu.Lock()
 		s.writtenLocked(buf)
+		if len(s.pend) == 0 {
+			s.flushing = false
+			s.mu.Unlock()
+			return nil
+		}
+	}
+}
+
+// writeDirect writes what the socket takes now.
+func (g *gnetIO) writeDirect(buf []byte) (int, error) {
+	g.fdMu.RLock()
+	defer g.fdMu.RUnlock()
+	if g.fdClosed {
+		return 0, net.ErrClosed
+	}
+	written := 0
+	for written < len(buf) {
+		n, err := unix.Write(g.fd, buf[written:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return written, nil
+		case err != nil:
+			return written, err
+		}
+		written += n
+	}
+	return written, nil
+}
+
+// asyncWrite hands buf (part of s.inflight) to the event loop.
+func (g *gnetIO) asyncWrite(s *session, buf []byte) error {
+	if err := g.conn().AsyncWrite(buf, g.cb); err != nil {
+		s.mu.Lock()
+		s.writtenLocked(s.inflight)
 		s.flushing = false
 		s.mu.Unlock()
 		s.fail(err)
@@ -135,6 +206,9 @@ func (g *gnetIO) written(s *session, c gnet.Conn, err error) error {
 		return nil
 	}
 	if len(s.pend) == 0 {
+		if c.OutboundBuffered() == 0 {
+			g.viaLoop = false // gnet holds no bytes: direct writes keep order again
+		}
 		s.flushing = false
 		s.mu.Unlock()
 		return nil
@@ -170,12 +244,19 @@ func (*gnetHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	g.mu.Lock()
 	g.c = c
 	g.mu.Unlock()
+	g.fdMu.Lock()
+	g.fd = c.Fd()
+	g.fdMu.Unlock()
 	return nil, gnet.None
 }
 
 // OnClose fails the session.
 func (*gnetHandler) OnClose(c gnet.Conn, err error) gnet.Action {
 	s := c.Context().(*session)
+	g := s.io.(*gnetIO)
+	g.fdMu.Lock() // waits for a direct write in progress; gnet closes the fd after us
+	g.fdClosed = true
+	g.fdMu.Unlock()
 	if err == nil {
 		err = ErrConnClosed
 	}

@@ -1,11 +1,12 @@
 module github.com/gridkv/gridkv/transport
 
-go 1.25.0
+go 1.25
 
 require (
 	github.com/panjf2000/ants/v2 v2.12.1
 	github.com/panjf2000/gnet/v2 v2.9.7
 	go.uber.org/goleak v1.3.0
+	golang.org/x/sys v0.30.0
 )
 
 require (
@@ -14,6 +15,5 @@ require (
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.27.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
 	gopkg.in/natefinch/lumberjack.v2 v2.2.1 // indirect
 )
