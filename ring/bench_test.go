@@ -111,3 +111,19 @@ func BenchmarkOwnedRanges(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWith measures deriving a ring with one more member, which merges
+// instead of re-sorting.
+func BenchmarkWith(b *testing.B) {
+	for _, c := range benchConfigs {
+		r := benchRing(b, c.members, c.vnodes)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := r.With(Member{ID: "new", Weight: 1, Zone: "zone-0"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

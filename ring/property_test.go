@@ -137,3 +137,54 @@ func TestNoAllocations(t *testing.T) {
 		}
 	}
 }
+
+func sameRing(t *testing.T, what string, got, want *Ring) {
+	t.Helper()
+	if !slices.Equal(got.ids, want.ids) || !slices.Equal(got.pos, want.pos) || !slices.Equal(got.owner, want.owner) ||
+		!slices.Equal(got.prefs, want.prefs) || !slices.Equal(got.slots, want.slots) ||
+		!slices.Equal(got.owners, want.owners) || !slices.Equal(got.owners8, want.owners8) || got.npref != want.npref {
+		t.Fatalf("%s differs from a ring built from scratch", what)
+	}
+}
+
+// TestWithWithoutEqualNew checks that the incremental derivations build
+// exactly the ring New builds from the resulting member set.
+func TestWithWithoutEqualNew(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for iter := 0; iter < 60; iter++ {
+		r := randomRing(t, rng)
+		add := []Member{
+			{ID: fmt.Sprintf("new-%d", rng.IntN(100)), Weight: uint32(1 + rng.IntN(3)), Zone: "z1"},
+			{ID: fmt.Sprintf("m%d-new", rng.IntN(100)), Weight: 1, Zone: "z9"},
+		}[:1+rng.IntN(2)]
+		grown, err := r.With(add...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameRing(t, "With", grown, mustNew(t, append(r.Members(), add...), r.cfg))
+		if r.Len() > 1 {
+			drop := r.ids[rng.IntN(r.Len())]
+			shrunk, err := r.Without(drop)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rest []Member
+			for _, m := range r.Members() {
+				if m.ID != drop {
+					rest = append(rest, m)
+				}
+			}
+			sameRing(t, "Without", shrunk, mustNew(t, rest, r.cfg))
+		}
+	}
+	// Collisions across old and new members: all at position 7.
+	cfg := DefaultConfig()
+	cfg.VNodesPerWeight = 3
+	cfg.Hash = func([]byte) uint64 { return 7 }
+	r := mustNew(t, []Member{{ID: "b", Weight: 1}, {ID: "d", Weight: 1}}, cfg)
+	grown, err := r.With(Member{ID: "a", Weight: 1}, Member{ID: "c", Weight: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameRing(t, "With (collisions)", grown, mustNew(t, grown.Members(), cfg))
+}

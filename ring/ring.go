@@ -36,6 +36,8 @@ type Ring struct {
 	slots []uint32
 	shift uint
 
+	total int // number of virtual nodes
+
 	// owners (or owners8, for fewer than 255 members) maps the top bits of
 	// a hash straight to a member: see table.go.
 	owners  []uint16
@@ -51,13 +53,35 @@ func New(members []Member, cfg Config) (*Ring, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if len(members) == 0 {
+	r, err := newShell(slices.Clone(members), cfg)
+	if err != nil {
+		return nil, err
+	}
+	vs := make([]vnode, 0, r.total)
+	buf := make([]byte, 0, MaxIDLen+24)
+	for mi := range r.members {
+		vs, buf = r.appendVNodes(vs, buf, mi)
+	}
+	sortVNodes(vs)
+	r.pos = make([]uint64, len(vs))
+	r.owner = make([]uint16, len(vs))
+	for i, v := range vs {
+		r.pos[i] = v.pos
+		r.owner[i] = uint16(v.owner)
+	}
+	r.buildTables()
+	return r, nil
+}
+
+// newShell sorts and validates ms (which it takes ownership of) and returns
+// a ring with members, IDs and zones set but no virtual nodes yet.
+func newShell(ms []Member, cfg Config) (*Ring, error) {
+	if len(ms) == 0 {
 		return nil, ErrNoMembers
 	}
-	if len(members) > MaxMembers {
-		return nil, fmt.Errorf("%w: %d, limit %d", ErrTooManyMembers, len(members), MaxMembers)
+	if len(ms) > MaxMembers {
+		return nil, fmt.Errorf("%w: %d, limit %d", ErrTooManyMembers, len(ms), MaxMembers)
 	}
-	ms := slices.Clone(members)
 	slices.SortFunc(ms, func(a, b Member) int { return cmp.Compare(a.ID, b.ID) })
 	total := 0
 	for i, m := range ms {
@@ -76,18 +100,22 @@ func New(members []Member, cfg Config) (*Ring, error) {
 			return nil, fmt.Errorf("%w: limit %d", ErrTooManyVNodes, MaxVNodes)
 		}
 	}
-	r := &Ring{cfg: cfg, members: ms, ids: make([]string, len(ms))}
+	r := &Ring{cfg: cfg, members: ms, ids: make([]string, len(ms)), total: total}
 	for i, m := range ms {
 		r.ids[i] = m.ID
 	}
 	r.indexZones()
-	r.placeVNodes(total)
-	r.npref = min(cfg.PrecomputedReplicas, len(ms))
+	return r, nil
+}
+
+// buildTables derives the preference lists and lookup tables from the sorted
+// virtual nodes.
+func (r *Ring) buildTables() {
+	r.npref = min(r.cfg.PrecomputedReplicas, len(r.members))
 	r.prefs = r.buildPrefs(r.npref)
-	sb, ob := tableBits(cfg.TableBits, len(r.pos))
+	sb, ob := tableBits(r.cfg.TableBits, len(r.pos))
 	r.buildSlots(sb)
 	r.buildOwners(ob)
-	return r, nil
 }
 
 func (r *Ring) indexZones() {
@@ -120,28 +148,19 @@ type vnode struct {
 	num   uint32 // vnode number within the member
 }
 
-// placeVNodes hashes every virtual node and sorts them by (position, member
-// ID, vnode number). Equal positions (hash collisions) are thus ordered
-// deterministically: the first of them owns the range below the position and
-// the others own empty ranges, but all take part in replica walks.
-func (r *Ring) placeVNodes(total int) {
-	vs := make([]vnode, 0, total)
-	buf := make([]byte, 0, MaxIDLen+24)
-	for mi, m := range r.members {
-		n := int(m.Weight) * r.cfg.VNodesPerWeight
-		for i := 0; i < n; i++ {
-			buf = vnodeKey(buf, m.ID, i)
-			vs = append(vs, vnode{pos: r.hashBytes(buf), owner: uint32(mi), num: uint32(i)})
-		}
+// appendVNodes hashes the virtual nodes of member mi onto vs. Sorting them
+// by (position, member, number) (sortVNodes) orders equal positions (hash
+// collisions) deterministically: the first of them owns the range below the
+// position, the others own empty ranges but still take part in replica
+// walks. Members are sorted by ID, so member index order is ID order.
+func (r *Ring) appendVNodes(vs []vnode, buf []byte, mi int) ([]vnode, []byte) {
+	m := r.members[mi]
+	n := int(m.Weight) * r.cfg.VNodesPerWeight
+	for i := 0; i < n; i++ {
+		buf = vnodeKey(buf, m.ID, i)
+		vs = append(vs, vnode{pos: r.hashBytes(buf), owner: uint32(mi), num: uint32(i)})
 	}
-	// Members are sorted by ID, so member index order is ID order.
-	sortVNodes(vs)
-	r.pos = make([]uint64, len(vs))
-	r.owner = make([]uint16, len(vs))
-	for i, v := range vs {
-		r.pos[i] = v.pos
-		r.owner[i] = uint16(v.owner)
-	}
+	return vs, buf
 }
 
 // sortVNodes sorts by (position, member, number). Positions are hashes, so a
@@ -195,17 +214,50 @@ func (r *Ring) hashBytes(b []byte) uint64 {
 }
 
 // With returns a new ring with the given members added, using the same
-// config. r is unchanged. Adding an existing ID returns ErrDuplicateID.
+// config; r is unchanged. Adding an existing ID returns ErrDuplicateID. The
+// result equals New of the combined member set, but only the added members'
+// virtual nodes are hashed and sorted; the rest are merged in order.
 func (r *Ring) With(add ...Member) (*Ring, error) {
 	ms := make([]Member, 0, len(r.members)+len(add))
-	ms = append(ms, r.members...)
-	ms = append(ms, add...)
-	return New(ms, r.cfg)
+	ms = append(append(ms, r.members...), add...)
+	nr, err := newShell(ms, r.cfg)
+	if err != nil {
+		return nil, err
+	}
+	remap := r.remap(nr)
+	var fresh []vnode
+	buf := make([]byte, 0, MaxIDLen+24)
+	for mi, id := range nr.ids {
+		if _, old := r.index(id); !old {
+			fresh, buf = nr.appendVNodes(fresh, buf, mi)
+		}
+	}
+	sortVNodes(fresh)
+	nr.pos = make([]uint64, 0, nr.total)
+	nr.owner = make([]uint16, 0, nr.total)
+	i, j := 0, 0
+	for i < len(r.pos) || j < len(fresh) {
+		// Take the old virtual node unless the fresh one sorts first; equal
+		// positions fall back to member order, which is ID order in both.
+		if j == len(fresh) || (i < len(r.pos) && (r.pos[i] < fresh[j].pos ||
+			r.pos[i] == fresh[j].pos && uint32(remap[r.owner[i]]) < fresh[j].owner)) {
+			nr.pos = append(nr.pos, r.pos[i])
+			nr.owner = append(nr.owner, uint16(remap[r.owner[i]]))
+			i++
+		} else {
+			nr.pos = append(nr.pos, fresh[j].pos)
+			nr.owner = append(nr.owner, uint16(fresh[j].owner))
+			j++
+		}
+	}
+	nr.buildTables()
+	return nr, nil
 }
 
-// Without returns a new ring without the members with the given IDs, using the
-// same config. r is unchanged. Naming an absent ID returns ErrUnknownMember;
-// removing every member returns ErrNoMembers.
+// Without returns a new ring without the members with the given IDs, using
+// the same config; r is unchanged. Naming an absent ID returns
+// ErrUnknownMember; removing every member returns ErrNoMembers. The result
+// equals New of the remaining members, built by filtering r's virtual nodes.
 func (r *Ring) Without(ids ...string) (*Ring, error) {
 	drop := make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -220,7 +272,34 @@ func (r *Ring) Without(ids ...string) (*Ring, error) {
 			ms = append(ms, m)
 		}
 	}
-	return New(ms, r.cfg)
+	nr, err := newShell(ms, r.cfg)
+	if err != nil {
+		return nil, err
+	}
+	remap := r.remap(nr)
+	nr.pos = make([]uint64, 0, nr.total)
+	nr.owner = make([]uint16, 0, nr.total)
+	for i, o := range r.owner {
+		if m := remap[o]; m >= 0 {
+			nr.pos = append(nr.pos, r.pos[i])
+			nr.owner = append(nr.owner, uint16(m))
+		}
+	}
+	nr.buildTables()
+	return nr, nil
+}
+
+// remap maps r's member indexes to nr's, -1 for members nr lacks.
+func (r *Ring) remap(nr *Ring) []int32 {
+	out := make([]int32, len(r.ids))
+	for i, id := range r.ids {
+		j, ok := nr.index(id)
+		if !ok {
+			j = -1
+		}
+		out[i] = int32(j)
+	}
+	return out
 }
 
 // Config returns the configuration the ring was built with.

@@ -42,27 +42,52 @@ func tableBits(configured, vnodes int) (slots, owners int) {
 	return max(MinTableBits, min(l, 20)), max(MinTableBits, min(l+3, 18))
 }
 
-func (r *Ring) buildSlots(tb int) {
-	r.shift = uint(64 - tb)
+// forSlots classifies the 2^tb slots of the hash space for a table builder.
+// Runs of slots that contain no virtual node position (so one virtual node,
+// j, owns each whole slot) are reported with pure(from, to, j); any other
+// slot with mixedSlot(s, j), j being its first candidate virtual node (the
+// first whose position is above the slot start). j == len(r.pos) means the
+// wrap-around to virtual node 0. Cost O(2^tb + B), no divisions.
+func (r *Ring) forSlots(tb int, pure func(from, to, j int), mixedSlot func(s, j int)) {
+	shift := uint(64 - tb)
 	n := 1 << tb
-	r.slots = make([]uint32, n)
 	B := len(r.pos)
-	j := 0 // first virtual node with pos > slot start
-	for s := 0; s < n; s++ {
-		lo := uint64(s) << r.shift
-		hi := lo + (1<<r.shift - 1)
+	j := 0
+	for s := 0; s < n; {
+		lo := uint64(s) << shift
 		for j < B && r.pos[j] <= lo {
 			j++
 		}
-		switch {
-		case j == B: // nothing above lo: the slot wraps to virtual node 0
-			r.slots[s] = 0
-		case r.pos[j] > hi: // no position inside the slot
-			r.slots[s] = uint32(j)
-		default:
-			r.slots[s] = uint32(j) | impure
+		if j == B {
+			pure(s, n, B)
+			return
 		}
+		// Slots below the one holding pos[j] lie entirely under pos[j].
+		if ps := int(r.pos[j] >> shift); ps > s {
+			pure(s, ps, j)
+			s = ps
+			continue
+		}
+		mixedSlot(s, j)
+		s++
 	}
+}
+
+func (r *Ring) buildSlots(tb int) {
+	r.shift = uint(64 - tb)
+	r.slots = make([]uint32, 1<<tb)
+	B := len(r.pos)
+	r.forSlots(tb, func(from, to, j int) {
+		v := uint32(j)
+		if j == B {
+			v = 0
+		}
+		for s := from; s < to; s++ {
+			r.slots[s] = v
+		}
+	}, func(s, j int) {
+		r.slots[s] = uint32(j) | impure
+	})
 }
 
 // buildOwners fills the owner table used by Locate: slot s holds the member
@@ -71,37 +96,39 @@ func (r *Ring) buildSlots(tb int) {
 // slots and stays in L2, usually L1), larger ones two.
 func (r *Ring) buildOwners(tb int) {
 	r.oshift = uint(64 - tb)
-	n := 1 << tb
-	small := len(r.members) < mixed8
-	if small {
-		r.owners8 = make([]uint8, n)
-	} else {
-		r.owners = make([]uint16, n)
-	}
 	B := len(r.pos)
-	j := 0 // first virtual node with pos > slot start
-	for s := 0; s < n; s++ {
-		lo := uint64(s) << r.oshift
-		hi := lo + (1<<r.oshift - 1)
-		for j < B && r.pos[j] <= lo {
-			j++
+	ownerAt := func(j int) uint16 {
+		if j == B {
+			return r.owner[0]
 		}
-		o := r.owner[j%B]
-		// Virtual nodes j, j+1, ... up to the first one above hi own parts
-		// of [lo, hi].
+		return r.owner[j]
+	}
+	hiOf := func(s int) uint64 { return uint64(s)<<r.oshift + (1<<r.oshift - 1) }
+	t := make([]uint16, 1<<tb)
+	r.forSlots(tb, func(from, to, j int) {
+		o := ownerAt(j)
+		for s := from; s < to; s++ {
+			t[s] = o
+		}
+	}, func(s, j int) {
+		// Virtual nodes j, j+1, ... up to the first one above the slot's
+		// end own parts of it.
+		o, hi := ownerAt(j), hiOf(s)
 		for k := j; k < B && r.pos[k] <= hi; k++ {
-			if r.owner[(k+1)%B] != o {
+			if ownerAt(k+1) != o {
 				o = mixedOwners
 				break
 			}
 		}
-		if !small {
-			r.owners[s] = o
-		} else if o == mixedOwners {
-			r.owners8[s] = mixed8
-		} else {
-			r.owners8[s] = uint8(o)
-		}
+		t[s] = o
+	})
+	if len(r.members) >= mixed8 {
+		r.owners = t
+		return
+	}
+	r.owners8 = make([]uint8, len(t))
+	for s, o := range t {
+		r.owners8[s] = uint8(o) // mixedOwners (0xffff) becomes mixed8 (0xff)
 	}
 }
 
