@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // randomRing builds a ring with 1-24 members over 1-5 zones, weights 1-3 and
@@ -38,7 +41,7 @@ func randomHashes(rng *rand.Rand, n int) []uint64 {
 // that n's answer is a prefix of n+1's, and that it equals the reference.
 func TestReplicasProperties(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for iter := 0; iter < 150; iter++ {
+	for iter := 0; iter < 100; iter++ {
 		r := randomRing(t, rng)
 		buf := make([]string, 0, r.Len())
 		for _, h := range randomHashes(rng, 40) {
@@ -107,6 +110,42 @@ func TestFastPathEqualsWalk(t *testing.T) {
 		r := randomRing(t, rng)
 		check(t, r, probes(r, randomHashes(rng, 200)))
 	}
+	// The public key-taking entry points, through a hash that maps probe
+	// keys "h:<hex>" to the position they name (virtual node keys contain
+	// '#' and fall back to xxhash64).
+	t.Run("key entry points", func(t *testing.T) {
+		probeHash := func(b []byte) uint64 {
+			if len(b) > 2 && b[0] == 'h' && b[1] == ':' {
+				h, err := strconv.ParseUint(string(b[2:]), 16, 64)
+				if err == nil {
+					return h
+				}
+			}
+			return xxhash.Sum64(b)
+		}
+		for _, members := range []int{10, 300} { // byte-wide and two-byte owner tables
+			cfg := DefaultConfig()
+			cfg.VNodesPerWeight = 20
+			cfg.Hash = probeHash
+			r := mustNew(t, nodes(members, 4), cfg)
+			var a, b []string
+			for _, h := range probes(r, randomHashes(rng, 2000)) {
+				key := "h:" + strconv.FormatUint(h, 16)
+				ref := referenceOwner(r, h)
+				if got := r.Locate(key); got != ref {
+					t.Fatalf("Locate(%s) = %q, want %q", key, got, ref)
+				}
+				if got := r.LocateBytes([]byte(key)); got != ref {
+					t.Fatalf("LocateBytes(%s) = %q, want %q", key, got, ref)
+				}
+				a, _ = r.Replicas(key, 3, a[:0])
+				b, _ = r.ReplicasBytes([]byte(key), 3, b[:0])
+				if !slices.Equal(a, b) || a[0] != ref || r.KeyHash(key) != h {
+					t.Fatalf("Replicas(%s) = %v, ReplicasBytes %v, owner %q", key, a, b, ref)
+				}
+			}
+		}
+	})
 	t.Run("default config", func(t *testing.T) {
 		r := mustNew(t, nodes(10, 3), DefaultConfig())
 		check(t, r, probes(r, randomHashes(rng, 10000)))

@@ -64,7 +64,7 @@ func checkSorted(t *testing.T, rs []Range) {
 
 func TestOwnedRanges(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for iter := 0; iter < 40; iter++ {
+	for iter := 0; iter < 30; iter++ {
 		r := randomRing(t, rng)
 		hs := probes(r, randomHashes(rng, 300))
 		// 1-3, past the precomputed lists, all members, clamped.
@@ -113,7 +113,7 @@ func sameSet(a, b []string) bool {
 
 func TestDiff(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for iter := 0; iter < 80; iter++ {
+	for iter := 0; iter < 50; iter++ {
 		old := randomRing(t, rng)
 		var new *Ring
 		var err error
