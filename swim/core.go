@@ -82,7 +82,7 @@ type member struct {
 type suspicion struct {
 	start       time.Time
 	confirmers  map[string]evidence
-	k           int             // confirmations expected
+	k           int // confirmations expected
 	min, max    time.Duration
 	unreachable time.Duration
 }

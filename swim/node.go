@@ -50,7 +50,7 @@ type Node struct {
 }
 
 type nodeStats struct {
-	packetsSent, packetsReceived, bytesSent, bytesReceived atomic.Uint64
+	packetsSent, packetsReceived, bytesSent, bytesReceived  atomic.Uint64
 	badPackets, authFailures, eventsDropped, streamsRefused atomic.Uint64
 }
 
