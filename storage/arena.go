@@ -4,33 +4,39 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"sync/atomic"
+	"unsafe"
 )
 
 // A shard of the sharded backend keeps every entry in a chunk of a byte page.
-// Chunk layout (little endian):
+// Chunk layout (32-byte header):
 //
-//	[0:4)   access   uint32, the shard's write sequence at the last access
-//	                 (LRU recency); updated atomically by readers
-//	[4:8)   vlen     uint32, stored value length (next free chunk when free)
-//	[8:10)  klen     uint16
-//	[10]    class    uint8 size class; 0 = never carved; classLarge = own page
-//	[11]    flags    uint8
-//	[12:20) expiry   int64
-//	[20:36) version  [16]byte
-//	[36:)   key, then value (for a tombstone: 8 bytes, the deletion time)
+//	[0:4)   meta     uint32, native endian, always accessed atomically:
+//	                 klen in the low 16 bits, LRU stamp in the high 16 bits
+//	                 (readers update the stamp under the read lock)
+//	[4:8)   vlen     uint32 little endian: stored value length in the low
+//	                 28 bits, flags in the high 4
+//	[8:16)  expiry   int64 little endian (a free chunk keeps the next free
+//	                 chunk's ref in [8:12))
+//	[16:32) version  [16]byte
+//	[32:)   key, then value (for a tombstone: 8 bytes, the deletion time)
 //
-// A chunk is addressed by a 32-bit ref: page index << 16 | offset / 8. Chunks
-// start at multiples of 8, so the access word is aligned for atomics. Ref 0 is
-// never a chunk (page 0 starts carving at offset 8), so 0 can mean "empty".
+// A chunk's size class is derived from its lengths, so it is not stored. A
+// chunk is addressed by a 32-bit ref: page index << 16 | offset / 8. Chunks
+// start at multiples of 8, so the meta word is aligned for atomics. Ref 0 is
+// never a chunk (page 0 starts carving at offset 8), so 0 can mean "empty";
+// memory never carved reads as klen 0, which no entry has.
 const (
-	hdrAccess  = 0
+	hdrMeta    = 0
 	hdrVlen    = 4
-	hdrKlen    = 8
-	hdrClass   = 10
-	hdrFlags   = 11
-	hdrExpiry  = 12
-	hdrVersion = 20
-	hdrSize    = 36
+	hdrExpiry  = 8
+	hdrNext    = 8
+	hdrVersion = 16
+	hdrSize    = 32
+
+	vlenBits  = 28
+	vlenMask  = 1<<vlenBits - 1
+	stampBits = 4 // the LRU stamp is the shard's write sequence >> stampBits
 
 	flagTombstone = 1 << 0
 	flagFree      = 1 << 1
@@ -39,12 +45,16 @@ const (
 	tombstoneValueLen = 8 // a tombstone stores its deletion time as its value
 
 	// Chunks up to maxInline bytes are carved from shared pages by size
-	// class; larger ones get a page of their own (classLarge). Pages grow
-	// from firstPage to maxPageSize; the small maximum bounds the unused
-	// tail of each shard's last page (offset/8 must fit in 16 bits anyway).
-	maxInline   = 16 << 10
-	classLarge  = 255
-	maxPageSize = 32 << 10
+	// class; larger ones get a page of their own (classLarge). Page sizes
+	// double from firstPage to midPageSize, then follow the shard's size
+	// (1/pageFraction of it, up to maxPageSize): the unused tail of the last
+	// page stays a small fraction of the shard, while big shards have few
+	// pages for the garbage collector to visit. offset/8 must fit in 16 bits.
+	maxInline    = 16 << 10
+	classLarge   = 255
+	midPageSize  = 32 << 10
+	maxPageSize  = 512 << 10
+	pageFraction = 32
 	firstPage   = 1 << 10
 	maxPages    = 1 << 16
 )
@@ -77,25 +87,48 @@ func classSize(class uint8) int {
 	return 1<<p + (k%8+1)<<(p-3)
 }
 
-func le16(b []byte) uint16       { return binary.LittleEndian.Uint16(b) }
-func le32(b []byte) uint32       { return binary.LittleEndian.Uint32(b) }
-func le64(b []byte) uint64       { return binary.LittleEndian.Uint64(b) }
-func put16(b []byte, v uint16)   { binary.LittleEndian.PutUint16(b, v) }
-func put32(b []byte, v uint32)   { binary.LittleEndian.PutUint32(b, v) }
-func put64(b []byte, v uint64)   { binary.LittleEndian.PutUint64(b, v) }
-func chunkKey(c []byte) []byte   { return c[hdrSize : hdrSize+int(le16(c[hdrKlen:]))] }
-func chunkTomb(c []byte) bool    { return c[hdrFlags]&flagTombstone != 0 }
+func le32(b []byte) uint32     { return binary.LittleEndian.Uint32(b) }
+func le64(b []byte) uint64     { return binary.LittleEndian.Uint64(b) }
+func put32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }
+func put64(b []byte, v uint64) { binary.LittleEndian.PutUint64(b, v) }
+
+func metaWord(c []byte) *uint32 { return (*uint32)(unsafe.Pointer(&c[hdrMeta])) }
+func chunkKlen(c []byte) int    { return int(atomic.LoadUint32(metaWord(c)) & 0xffff) }
+func chunkStamp(c []byte) uint16 {
+	return uint16(atomic.LoadUint32(metaWord(c)) >> 16)
+}
+func chunkVlen(c []byte) int     { return int(le32(c[hdrVlen:]) & vlenMask) }
+func chunkFlags(c []byte) uint32 { return le32(c[hdrVlen:]) >> vlenBits }
+func chunkKey(c []byte) []byte   { return c[hdrSize : hdrSize+chunkKlen(c)] }
+func chunkTomb(c []byte) bool    { return chunkFlags(c)&flagTombstone != 0 }
 func chunkExpiry(c []byte) int64 { return int64(le64(c[hdrExpiry:])) }
 func chunkVersion(c []byte) (v Version) {
 	copy(v[:], c[hdrVersion:hdrVersion+16])
 	return v
 }
 
+// chunkClass returns the size class and chunk size of a live chunk.
+func chunkClass(c []byte) (uint8, int) {
+	return sizeClass(hdrSize + chunkKlen(c) + chunkVlen(c))
+}
+
+// setStamp records an access for sampled LRU; safe under the read lock
+// (every reader holding it writes the same stamp).
+func setStamp(c []byte, stamp uint16) {
+	p := metaWord(c)
+	for {
+		w := atomic.LoadUint32(p)
+		if uint16(w>>16) == stamp || atomic.CompareAndSwapUint32(p, w, w&0xffff|uint32(stamp)<<16) {
+			return
+		}
+	}
+}
+
 // chunkValue returns the stored value bytes (for a tombstone, its deletion
 // time).
 func chunkValue(c []byte) []byte {
-	start := hdrSize + int(le16(c[hdrKlen:]))
-	return c[start : start+int(le32(c[hdrVlen:]))]
+	start := hdrSize + chunkKlen(c)
+	return c[start : start+chunkVlen(c)]
 }
 
 // chunkDeletedAt returns a tombstone's deletion time.
@@ -103,9 +136,9 @@ func chunkDeletedAt(c []byte) int64 { return int64(le64(chunkValue(c))) }
 
 // chunkAccounted returns AccountedSize of the entry in c.
 func chunkAccounted(c []byte) int64 {
-	n := int64(le16(c[hdrKlen:])) + EntryOverhead
+	n := int64(chunkKlen(c)) + EntryOverhead
 	if !chunkTomb(c) {
-		n += int64(le32(c[hdrVlen:]))
+		n += int64(chunkVlen(c))
 	}
 	return n
 }
@@ -126,7 +159,8 @@ func (sh *shard) valid(ref uint32) bool {
 	if off+hdrSize > len(p) {
 		return false
 	}
-	return p[off+hdrClass] != 0 && p[off+hdrFlags]&flagFree == 0
+	c := p[off:]
+	return chunkKlen(c) != 0 && chunkFlags(c)&flagFree == 0
 }
 
 // newPage returns the index of a fresh page of n bytes.
@@ -147,21 +181,19 @@ func (sh *shard) newPage(n int) (int, error) {
 	return len(sh.pages) - 1, nil
 }
 
-// alloc returns a chunk of the given class and size, with its class set and
-// every other header field stale.
+// alloc returns a chunk of the given class and size; its header is stale
+// (the caller writes all of it).
 func (sh *shard) alloc(class uint8, size int) (uint32, error) {
 	if class == classLarge {
 		idx, err := sh.newPage(size)
 		if err != nil {
 			return 0, err
 		}
-		sh.pages[idx][hdrClass] = classLarge
 		return uint32(idx) << 16, nil
 	}
 	if ref := sh.free[class]; ref != 0 {
 		c := sh.chunk(ref)
-		sh.free[class] = le32(c[hdrVlen:])
-		c[hdrFlags] = 0
+		sh.free[class] = le32(c[hdrNext:])
 		return ref, nil
 	}
 	if sh.tailOff+size > len(sh.pages[sh.tail]) {
@@ -171,18 +203,18 @@ func (sh *shard) alloc(class uint8, size int) (uint32, error) {
 			return 0, err
 		}
 		sh.tail, sh.tailOff = idx, 0
-		sh.nextPage = min(2*sh.nextPage, maxPageSize)
+		grown := (sh.pageBytes/pageFraction + 8<<10 - 1) &^ (8<<10 - 1)
+		sh.nextPage = max(min(2*sh.nextPage, midPageSize), min(int(grown), maxPageSize))
 	}
 	off := sh.tailOff
 	sh.tailOff += size
-	sh.pages[sh.tail][off+hdrClass] = class
 	return uint32(sh.tail)<<16 | uint32(off>>3), nil
 }
 
 // release returns a chunk to its free list (or drops its page).
 func (sh *shard) release(ref uint32) {
 	c := sh.chunk(ref)
-	class := c[hdrClass]
+	class, _ := chunkClass(c)
 	if class == classLarge {
 		idx := ref >> 16
 		sh.pageBytes -= int64(len(sh.pages[idx]))
@@ -190,7 +222,7 @@ func (sh *shard) release(ref uint32) {
 		sh.freePages = append(sh.freePages, uint16(idx))
 		return
 	}
-	c[hdrFlags] = flagFree
-	put32(c[hdrVlen:], sh.free[class])
+	put32(c[hdrVlen:], le32(c[hdrVlen:])|flagFree<<vlenBits)
+	put32(c[hdrNext:], sh.free[class])
 	sh.free[class] = ref
 }

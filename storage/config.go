@@ -13,8 +13,9 @@ const (
 	// MaxKeySizeLimit is the largest accepted Config.MaxKeySize (key lengths
 	// are stored in 16 bits).
 	MaxKeySizeLimit = 1<<16 - 1
-	// MaxValueSizeLimit is the largest accepted Config.MaxValueSize.
-	MaxValueSizeLimit = 1 << 30
+	// MaxValueSizeLimit is the largest accepted Config.MaxValueSize (value
+	// lengths are stored in 28 bits).
+	MaxValueSizeLimit = 1<<28 - 1
 	// MaxShards is the largest accepted Config.Shards.
 	MaxShards = 1 << 16
 	// MaxDigestBits is the largest accepted Config.DigestBits.

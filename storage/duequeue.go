@@ -1,5 +1,7 @@
 package storage
 
+import "slices"
+
 // The due queue of a shard is a binary min-heap of uint64 items:
 // deadline unit << 32 | chunk ref. A unit is a multiple of
 // Config.ExpiryResolution after the engine's epoch (rounded up), so an item
@@ -9,7 +11,22 @@ package storage
 // outnumber live deadlines. Deadlines usually grow with time, so a push
 // mostly stops after one comparison.
 
+// growCap returns the capacity to grow an 8-byte-item slice of length n to.
+func growCap(n int) int {
+	c := n + n/8 + 16
+	if n < smallItems && c > smallItems {
+		return smallItems // fill the largest small size class first
+	}
+	return pageRound(c)
+}
+
 func (sh *shard) pushDue(unit uint32, ref uint32) {
+	if len(sh.due) == cap(sh.due) {
+		// Grow by about 1/8 rather than by append's larger steps: the queue
+		// holds an item per entry with a deadline, so its slack is
+		// per-entry memory. slices.Grow rounds up to the allocation size.
+		sh.due = slices.Grow(sh.due, growCap(len(sh.due))-len(sh.due))
+	}
 	sh.due = append(sh.due, uint64(unit)<<32|uint64(ref))
 	q := sh.due
 	i := len(q) - 1

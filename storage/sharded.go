@@ -6,7 +6,6 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 )
 
 // Sharded is the default backend: keys are spread over Config.Shards shards
@@ -205,7 +204,7 @@ func (s *Sharded) write(sh *shard, h uint64, pos int, oldRef uint32, found bool,
 		oldAcc = chunkAccounted(c)
 		oldDeadline = s.deadline(c)
 		oldTomb = chunkTomb(c)
-		if c[hdrClass] != class || class == classLarge && len(c) != size {
+		if oc, osz := chunkClass(c); oc != class || osz != size {
 			ref = 0
 		}
 	}
@@ -215,24 +214,21 @@ func (s *Sharded) write(sh *shard, h uint64, pos int, oldRef uint32, found bool,
 			return err
 		}
 		ref = r
-		c := sh.chunk(ref)
-		put16(c[hdrKlen:], uint16(len(key)))
-		copy(c[hdrSize:], key)
+		copy(sh.chunk(ref)[hdrSize:], key)
 	}
 	c := sh.chunk(ref)
-	put32(c[hdrVlen:], uint32(storedLen))
-	flags := extraFlags
+	flags := uint32(extraFlags)
 	if tomb {
 		flags |= flagTombstone
 		put64(c[hdrSize+len(key):], uint64(deletedAt))
 	} else {
 		copy(c[hdrSize+len(key):], val)
 	}
-	c[hdrFlags] = flags
+	put32(c[hdrVlen:], uint32(storedLen)|flags<<vlenBits)
 	put64(c[hdrExpiry:], uint64(expiry))
 	copy(c[hdrVersion:hdrVersion+16], v[:])
 	sh.seq++
-	put32(c[hdrAccess:], sh.seq)
+	atomic.StoreUint32(metaWord(c), uint32(len(key))|uint32(sh.stamp())<<16)
 
 	if ref != oldRef {
 		if found {
@@ -331,7 +327,7 @@ func (sh *shard) rand() uint64 {
 func (s *Sharded) evictOne(sh *shard, exclude uint32, now int64) bool {
 	n := len(sh.slots)
 	best, samples := -1, 0
-	var bestAge uint32
+	var bestAge uint16
 	for tries := 0; tries < 4*s.cfg.EvictionSamples && samples < s.cfg.EvictionSamples; tries++ {
 		i := home(uint32(sh.rand()>>32), n)
 		for k := 0; sh.slots[i] == 0; k++ {
@@ -350,7 +346,7 @@ func (s *Sharded) evictOne(sh *shard, exclude uint32, now int64) bool {
 		c := sh.chunk(ref)
 		expired := chunkExpiry(c) != 0 && chunkExpiry(c) <= now
 		if chunkTomb(c) {
-			if c[hdrFlags]&flagExpired == 0 && s.deadline(c) > now {
+			if chunkFlags(c)&flagExpired == 0 && s.deadline(c) > now {
 				continue // a young delete: evicting it could resurrect data
 			}
 			expired = true
@@ -360,7 +356,7 @@ func (s *Sharded) evictOne(sh *shard, exclude uint32, now int64) bool {
 			sh.evictions++
 			return true
 		}
-		if age := sh.seq - le32(c[hdrAccess:]); best < 0 || age > bestAge {
+		if age := sh.stamp() - chunkStamp(c); best < 0 || age > bestAge {
 			best, bestAge = i, age
 		}
 	}
@@ -373,13 +369,14 @@ func (s *Sharded) evictOne(sh *shard, exclude uint32, now int64) bool {
 	return true
 }
 
+// stamp is the current LRU stamp: the write sequence at a coarser grain,
+// wrapping after 2^(16+stampBits) writes to the shard. Ages are computed
+// modulo 2^16, so entries untouched for longer than that look younger than
+// they are; sampled LRU is an approximation anyway.
+func (sh *shard) stamp() uint16 { return uint16(sh.seq >> stampBits) }
+
 // touch records an access for LRU under the read lock.
-func (sh *shard) touch(c []byte) {
-	p := (*uint32)(unsafe.Pointer(&c[hdrAccess]))
-	if atomic.LoadUint32(p) != sh.seq {
-		atomic.StoreUint32(p, sh.seq)
-	}
-}
+func (sh *shard) touch(c []byte) { setStamp(c, sh.stamp()) }
 
 // Get implements Engine. It does not allocate when dst has room.
 func (s *Sharded) Get(key, dst []byte) ([]byte, error) {
