@@ -156,6 +156,43 @@ var conformanceTests = []struct {
 	{"Stats", testStats},
 	{"Closed", testClosed},
 	{"HandlerExists", testHandlerExists},
+	{"InlineHandler", testInline},
+}
+
+func testInline(t *testing.T, e env) {
+	a, b := e.node(t, nil), e.node(t, nil)
+	if err := b.HandleInline(typeEcho, func(_ context.Context, from string, p []byte) ([]byte, error) {
+		if string(p) == "fail" {
+			return nil, &transport.RemoteError{Code: transport.CodeUser, Message: from}
+		}
+		return p, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Handle(typeEcho, echo); !errors.Is(err, transport.ErrHandlerExists) {
+		t.Fatalf("Handle after HandleInline: %v", err)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				want := fmt.Appendf(nil, "%d/%d", g, i)
+				got, err := a.Call(context.Background(), b.Addr(), typeEcho, want)
+				if err != nil || !bytes.Equal(got, want) {
+					t.Errorf("inline call: %q %v", got, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	_, err := a.Call(ctxT(t, 5*time.Second), b.Addr(), typeEcho, []byte("fail"))
+	var re *transport.RemoteError
+	if !errors.As(err, &re) || re.Message != a.Addr() {
+		t.Fatalf("inline error: %v", err)
+	}
 }
 
 func testCallEcho(t *testing.T, e env) {

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -265,7 +266,8 @@ func (s *session) onFrame(h Header, payload []byte, t *task) {
 		}
 		return
 	}
-	fn := s.ep.handler(h.Type)
+	he := s.ep.handler(h.Type)
+	fn := he.fn
 	if fn == nil {
 		s.ep.releaseTask(t)
 		s.peer.ctr.errs.unknownType.Add(1)
@@ -273,6 +275,10 @@ func (s *session) onFrame(h Header, payload []byte, t *task) {
 		return
 	}
 	t.s, t.h, t.fn = s, h, fn
+	if he.inline {
+		s.ep.serve(t, false)
+		return
+	}
 	if err := s.ep.pool.Invoke(t); err != nil {
 		s.ep.releaseTask(t)
 		s.peer.ctr.errs.overloaded.Add(1)
@@ -300,8 +306,12 @@ func (ep *Endpoint) releaseTask(t *task) {
 }
 
 // runTask runs a handler on the pool and sends its response.
-func (ep *Endpoint) runTask(arg any) {
-	t := arg.(*task)
+func (ep *Endpoint) runTask(arg any) { ep.serve(arg.(*task), true) }
+
+// serve runs a handler and queues its response. Pool workers may wait for
+// queue space; inline handlers (reader or event loop) must not, so a full
+// queue drops the response (counted as overload; the caller times out).
+func (ep *Endpoint) serve(t *task, block bool) {
 	s, h := t.s, t.h
 	resp, err := t.fn(ep.ctx, s.peer.addr, t.buf)
 	// The response may alias the request buffer (an echo): release the
@@ -320,7 +330,10 @@ func (ep *Endpoint) runTask(arg any) {
 		rh.Flags |= FlagError
 		resp = AppendErrorPayload(nil, code, msg)
 	}
-	if s.enqueue(ep.ctx, rh, resp, true) == nil {
+	switch err := s.enqueue(ep.ctx, rh, resp, block); {
+	case err == nil:
 		s.peer.ctr.Out(len(resp))
+	case errors.Is(err, ErrOverloaded):
+		s.peer.ctr.errs.overloaded.Add(1)
 	}
 }

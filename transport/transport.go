@@ -33,9 +33,14 @@ type PacketHandler func(from string, packet []byte)
 type Transport interface {
 	// Addr is the address peers use to reach this node.
 	Addr() string
-	// Handle registers the handler for a message type. Register handlers
-	// before peers send; ErrHandlerExists if t already has one.
+	// Handle registers the handler for a message type; it runs on the
+	// bounded handler pool. Register handlers before peers send;
+	// ErrHandlerExists if t already has one.
 	Handle(t MsgType, h Handler) error
+	// HandleInline registers a handler that never blocks (no I/O, no
+	// waiting on locks held long): it runs where the frame was read,
+	// without a pool hand-off, which lowers latency.
+	HandleInline(t MsgType, h Handler) error
 	// Call sends payload to the handler for t at addr and waits for its
 	// response. Context cancellation or deadline returns ctx.Err(); a late
 	// response is dropped and counted. payload may be reused after Call
@@ -62,7 +67,7 @@ type Endpoint struct {
 	ln   net.Listener
 	eng  engine
 
-	handlers   atomic.Pointer[map[MsgType]Handler]
+	handlers   atomic.Pointer[map[MsgType]handlerEntry]
 	handlersMu sync.Mutex
 
 	pool      *ants.PoolWithFunc
@@ -120,7 +125,7 @@ func Listen(cfg Config) (*Endpoint, error) {
 		handshake: make(chan struct{}, 256),
 		stop:      make(chan struct{}),
 	}
-	ep.handlers.Store(&map[MsgType]Handler{})
+	ep.handlers.Store(&map[MsgType]handlerEntry{})
 	ep.callPool.New = func() any { return &call{ch: make(chan result, 1)} }
 	ep.taskPool.New = func() any { return &task{} }
 	ep.ctx, ep.cancel = context.WithCancel(context.Background())
@@ -198,7 +203,20 @@ func (ep *Endpoint) Addr() string { return ep.addr }
 func (ep *Endpoint) Engine() Engine { return ep.cfg.Engine }
 
 // Handle implements Transport.
-func (ep *Endpoint) Handle(t MsgType, h Handler) error {
+func (ep *Endpoint) Handle(t MsgType, h Handler) error { return ep.register(t, h, false) }
+
+// HandleInline implements Transport: h runs on the connection's reader
+// goroutine (EngineNet) or event loop (EngineGnet) instead of the pool,
+// saving a goroutine hand-off per request. h must not block: while it runs
+// no other frame of that connection is read.
+func (ep *Endpoint) HandleInline(t MsgType, h Handler) error { return ep.register(t, h, true) }
+
+type handlerEntry struct {
+	fn     Handler
+	inline bool
+}
+
+func (ep *Endpoint) register(t MsgType, h Handler, inline bool) error {
 	if h == nil {
 		return fmt.Errorf("%w: nil handler", ErrInvalidConfig)
 	}
@@ -208,16 +226,16 @@ func (ep *Endpoint) Handle(t MsgType, h Handler) error {
 	if _, ok := old[t]; ok {
 		return fmt.Errorf("%w: type %d", ErrHandlerExists, t)
 	}
-	m := make(map[MsgType]Handler, len(old)+1)
+	m := make(map[MsgType]handlerEntry, len(old)+1)
 	for k, v := range old {
 		m[k] = v
 	}
-	m[t] = h
+	m[t] = handlerEntry{fn: h, inline: inline}
 	ep.handlers.Store(&m)
 	return nil
 }
 
-func (ep *Endpoint) handler(t MsgType) Handler { return (*ep.handlers.Load())[t] }
+func (ep *Endpoint) handler(t MsgType) handlerEntry { return (*ep.handlers.Load())[t] }
 
 // peer returns the peer record for addr, creating it.
 func (ep *Endpoint) peer(addr string) *peer {

@@ -143,6 +143,12 @@ func (e *Endpoint) Handle(t transport.MsgType, h transport.Handler) error {
 	return nil
 }
 
+// HandleInline implements transport.Transport. In memory there is no
+// reader to spare, so it is the same as Handle.
+func (e *Endpoint) HandleInline(t transport.MsgType, h transport.Handler) error {
+	return e.Handle(t, h)
+}
+
 // HandlePackets implements transport.Transport.
 func (e *Endpoint) HandlePackets(h transport.PacketHandler) {
 	e.pktMu.Lock()

@@ -22,6 +22,12 @@ func echo(_ context.Context, _ string, p []byte) ([]byte, error) { return p, nil
 
 // pair starts a server and a client transport of the given engine.
 func pair(b *testing.B, engine transport.Engine, connsPerPeer int) (client, server *transport.Endpoint) {
+	return pairWith(b, engine, connsPerPeer, false)
+}
+
+// pairWith optionally registers the echo handler with HandleInline (run on
+// the reader / event loop, no pool hand-off).
+func pairWith(b *testing.B, engine transport.Engine, connsPerPeer int, inline bool) (client, server *transport.Endpoint) {
 	b.Helper()
 	cfg := transport.DefaultConfig()
 	cfg.Engine = engine
@@ -31,7 +37,11 @@ func pair(b *testing.B, engine transport.Engine, connsPerPeer int) (client, serv
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := srv.Handle(typeEcho, echo); err != nil {
+	register := srv.Handle
+	if inline {
+		register = srv.HandleInline
+	}
+	if err := register(typeEcho, echo); err != nil {
 		b.Fatal(err)
 	}
 	cli, err := transport.Listen(cfg)
@@ -46,6 +56,19 @@ func pair(b *testing.B, engine transport.Engine, connsPerPeer int) (client, serv
 		}
 	}
 	return cli, srv
+}
+
+// variants: the gridkv-net and gridkv-gnet (handlers on the ants
+// pool, the default) plus the same with HandleInline.
+var variants = []struct {
+	name   string
+	engine transport.Engine
+	inline bool
+}{
+	{"gridkv-net", transport.EngineNet, false},
+	{"gridkv-gnet", transport.EngineGnet, false},
+	{"gridkv-net-inline", transport.EngineNet, true},
+	{"gridkv-gnet-inline", transport.EngineGnet, true},
 }
 
 func BenchmarkTransportRTT(b *testing.B) {
@@ -94,9 +117,9 @@ func BenchmarkTransportRTT(b *testing.B) {
 		ln.Close()
 		wg.Wait()
 	})
-	for _, eng := range []transport.Engine{transport.EngineNet, transport.EngineGnet} {
-		b.Run("gridkv-"+eng.String(), func(b *testing.B) {
-			cli, srv := pair(b, eng, 1)
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			cli, srv := pairWith(b, v.engine, 1, v.inline)
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -142,9 +165,9 @@ func parallel(b *testing.B, callers int, fn func() error) {
 func BenchmarkTransportThroughput(b *testing.B) {
 	const callers = 64
 	payload := make([]byte, 1024)
-	for _, eng := range []transport.Engine{transport.EngineNet, transport.EngineGnet} {
-		b.Run("gridkv-"+eng.String(), func(b *testing.B) {
-			cli, srv := pair(b, eng, 1)
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			cli, srv := pairWith(b, v.engine, 1, v.inline)
 			ctx := context.Background()
 			parallel(b, callers, func() error {
 				_, err := cli.Call(ctx, srv.Addr(), typeEcho, payload)
