@@ -55,8 +55,8 @@ const (
 	midPageSize  = 32 << 10
 	maxPageSize  = 512 << 10
 	pageFraction = 32
-	firstPage   = 1 << 10
-	maxPages    = 1 << 16
+	firstPage    = 1 << 10
+	maxPages     = 1 << 16
 )
 
 // sizeClass returns the class and chunk size for a chunk of n bytes: 8-byte
