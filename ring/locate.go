@@ -39,7 +39,7 @@ func (r *Ring) Locate(key string) string {
 	}
 	// The common case, written out here so that it costs no further call.
 	if r.owners8 != nil {
-		if o := r.owners8[h>>r.oshift]; o != mixed8 {
+		if o := r.owners8[h>>(r.oshift&63)]; o != mixed8 {
 			return r.ids[o]
 		}
 	}
@@ -55,7 +55,7 @@ func (r *Ring) LocateBytes(key []byte) string {
 		h = r.cfg.Hash(key)
 	}
 	if r.owners8 != nil {
-		if o := r.owners8[h>>r.oshift]; o != mixed8 {
+		if o := r.owners8[h>>(r.oshift&63)]; o != mixed8 {
 			return r.ids[o]
 		}
 	}

@@ -33,6 +33,8 @@ type Ring struct {
 	npref int
 
 	// slots maps the top bits of a hash to a virtual node: see table.go.
+	// Lookups shift by (shift & 63): shifts are always below 64, and the
+	// mask lets the compiler drop its check for larger ones.
 	slots []uint32
 	shift uint
 

@@ -135,10 +135,10 @@ func (r *Ring) buildOwners(tb int) {
 // ownerOf returns the member index that owns hash h.
 func (r *Ring) ownerOf(h uint64) int {
 	if r.owners8 != nil {
-		if o := r.owners8[h>>r.oshift]; o != mixed8 {
+		if o := r.owners8[h>>(r.oshift&63)]; o != mixed8 {
 			return int(o)
 		}
-	} else if o := r.owners[h>>r.oshift]; o != mixedOwners {
+	} else if o := r.owners[h>>(r.oshift&63)]; o != mixedOwners {
 		return int(o)
 	}
 	return int(r.owner[r.vnodeFor(h)])
@@ -147,7 +147,7 @@ func (r *Ring) ownerOf(h uint64) int {
 // vnodeFor returns the virtual node that owns hash h: the first one whose
 // position is greater than h, wrapping to 0.
 func (r *Ring) vnodeFor(h uint64) int {
-	e := r.slots[h>>r.shift]
+	e := r.slots[h>>(r.shift&63)]
 	if e&impure == 0 {
 		return int(e)
 	}
