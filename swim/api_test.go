@@ -193,3 +193,23 @@ func TestMemNetworkFaults(t *testing.T) {
 		t.Fatalf("delayed packet: %q", p.Data)
 	}
 }
+
+func TestResolveReresolvesHostNames(t *testing.T) {
+	ctx := context.Background()
+	if got := resolve(ctx, "127.0.0.1:7946"); len(got) != 1 || got[0] != "127.0.0.1:7946" {
+		t.Fatalf("IP address changed: %v", got)
+	}
+	if got := resolve(ctx, "mem-3"); len(got) != 1 || got[0] != "mem-3" {
+		t.Fatalf("non host:port address changed: %v", got)
+	}
+	got := resolve(ctx, "localhost:7946")
+	found := false
+	for _, a := range got {
+		if a == "127.0.0.1:7946" || a == "[::1]:7946" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("localhost resolved to %v", got)
+	}
+}

@@ -273,6 +273,24 @@ func (n *Node) acquire() bool {
 	}
 }
 
+// acquireWait is acquire for served streams: it waits for a free slot (the
+// transport's accept backlog absorbs a burst of joins meanwhile).
+func (n *Node) acquireWait() bool {
+	select {
+	case n.streams <- struct{}{}:
+	case <-n.shutdown:
+		return false
+	}
+	n.connMu.Lock()
+	defer n.connMu.Unlock()
+	if n.closed.Load() {
+		<-n.streams
+		return false
+	}
+	n.wg.Add(1)
+	return true
+}
+
 func (n *Node) release() {
 	<-n.streams
 	n.wg.Done()
@@ -281,7 +299,7 @@ func (n *Node) release() {
 func (n *Node) streamLoop() {
 	defer n.wg.Done()
 	for conn := range n.tr.Streams() {
-		if !n.acquire() {
+		if !n.acquireWait() {
 			conn.Close()
 			continue
 		}
