@@ -227,3 +227,28 @@ func TestWithWithoutEqualNew(t *testing.T) {
 	}
 	sameRing(t, "With (collisions)", grown, mustNew(t, grown.Members(), cfg))
 }
+
+// TestSortVNodes checks the bucket sort against a comparison sort, for every
+// size class and for positions with many ties and skewed top bits.
+func TestSortVNodes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{0, 1, 255, 256, 5000, 1 << 16, 100_000} {
+		for _, gen := range []func() uint64{
+			rng.Uint64,
+			func() uint64 { return uint64(rng.IntN(50)) << 58 },  // few distinct, top bits only
+			func() uint64 { return rng.Uint64() >> 20 },          // everything in the lowest top-8 bucket
+			func() uint64 { return 1<<63 | uint64(rng.IntN(3)) }, // all ties but three values
+		} {
+			vs := make([]vnode, n)
+			for i := range vs {
+				vs[i] = vnode{pos: gen(), owner: uint32(rng.IntN(7)), num: uint32(i)}
+			}
+			want := slices.Clone(vs)
+			slices.SortFunc(want, compareVNodes)
+			sortVNodes(vs)
+			if !slices.Equal(vs, want) {
+				t.Fatalf("n=%d: bucket sort differs from comparison sort", n)
+			}
+		}
+	}
+}

@@ -165,46 +165,79 @@ func (r *Ring) appendVNodes(vs []vnode, buf []byte, mi int) ([]vnode, []byte) {
 	return vs, buf
 }
 
-// sortVNodes sorts by (position, member, number). Positions are hashes, so a
-// bucket pass on their top bits (about one virtual node per bucket) followed
-// by a comparison sort inside each bucket is close to linear; a degenerate
-// hash that piles everything into one bucket still sorts in O(B log B).
+// sortVNodes sorts by (position, member, number). Positions are hashes, so
+// distributing them into buckets by their top bits (about one virtual node
+// per bucket) and finishing each bucket with a comparison sort is close to
+// linear. Large rings first split by the top 8 bits, so that the second
+// distribution works on cache-sized pieces. A degenerate hash that piles
+// everything into one bucket still sorts in O(B log B).
 func sortVNodes(vs []vnode) {
-	less := func(a, b vnode) int {
-		if c := cmp.Compare(a.pos, b.pos); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.owner, b.owner); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.num, b.num)
-	}
 	if len(vs) < 256 {
-		slices.SortFunc(vs, less)
+		slices.SortFunc(vs, compareVNodes)
 		return
 	}
-	bb := bits.Len(uint(len(vs)) - 1)
-	shift := uint(64 - bb)
-	start := make([]uint32, 1<<bb+1)
+	tmp := make([]vnode, len(vs))
+	if len(vs) < 1<<16 {
+		distribute(vs, tmp, 0)
+		copy(vs, tmp)
+		return
+	}
+	var start [257]int
 	for _, v := range vs {
-		start[v.pos>>shift+1]++
+		start[v.pos>>56+1]++
 	}
 	for i := 1; i < len(start); i++ {
 		start[i] += start[i-1]
 	}
-	out := make([]vnode, len(vs))
-	next := slices.Clone(start[:len(start)-1])
+	next := start
 	for _, v := range vs {
-		b := v.pos >> shift
-		out[next[b]] = v
+		b := v.pos >> 56
+		tmp[next[b]] = v
+		next[b]++
+	}
+	for b := 0; b < 256; b++ {
+		if lo, hi := start[b], start[b+1]; hi-lo > 1 {
+			distribute(tmp[lo:hi], vs[lo:hi], 8)
+		} else if hi-lo == 1 {
+			vs[lo] = tmp[lo]
+		}
+	}
+}
+
+// distribute sorts src into dst (same length): buckets by the bits of pos
+// below the top skip bits, then a comparison sort inside each bucket.
+func distribute(src, dst []vnode, skip uint) {
+	bb := bits.Len(uint(len(src)) - 1)
+	shift := uint(64 - bb)
+	bucket := func(v vnode) uint64 { return (v.pos << skip) >> shift }
+	start := make([]int32, 1<<bb+1)
+	for _, v := range src {
+		start[bucket(v)+1]++
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	next := slices.Clone(start[:len(start)-1])
+	for _, v := range src {
+		b := bucket(v)
+		dst[next[b]] = v
 		next[b]++
 	}
 	for b := 0; b+1 < len(start); b++ {
 		if lo, hi := start[b], start[b+1]; hi-lo > 1 {
-			slices.SortFunc(out[lo:hi], less)
+			slices.SortFunc(dst[lo:hi], compareVNodes)
 		}
 	}
-	copy(vs, out)
+}
+
+func compareVNodes(a, b vnode) int {
+	if c := cmp.Compare(a.pos, b.pos); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.owner, b.owner); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.num, b.num)
 }
 
 // hashBytes positions b on the ring.
