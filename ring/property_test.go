@@ -232,7 +232,7 @@ func TestWithWithoutEqualNew(t *testing.T) {
 // size class and for positions with many ties and skewed top bits.
 func TestSortVNodes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	for _, n := range []int{0, 1, 255, 256, 5000, 1 << 16, 100_000} {
+	for _, n := range []int{0, 1, 255, 256, 5000, 1 << 16} {
 		for _, gen := range []func() uint64{
 			rng.Uint64,
 			func() uint64 { return uint64(rng.IntN(50)) << 58 },  // few distinct, top bits only
