@@ -698,3 +698,14 @@ func TestZeroAllocs(t *testing.T) {
 		t.Fatalf("steady-state Put allocates %v times", n)
 	}
 }
+
+func TestSystemClock(t *testing.T) {
+	c := SystemClock()
+	a, wall, b := c.Now(), time.Now().UnixNano(), c.Now()
+	if b < a {
+		t.Fatalf("went backwards: %d then %d", a, b)
+	}
+	if d := wall - a; d < -int64(time.Second) || d > int64(time.Second) {
+		t.Fatalf("SystemClock is %v away from time.Now", time.Duration(d))
+	}
+}
