@@ -281,17 +281,19 @@ func (s *Sharded) remove(sh *shard, h uint64, pos int, ref uint32) {
 // expire turns the expired live entry at pos into a tombstone deleted at its
 // expiry, keeping its version (so the digest does not change), or removes it
 // outright when that tombstone's grace period is already over.
-func (s *Sharded) expire(sh *shard, h uint64, pos int, ref uint32, now int64) {
+// It reports false only if no chunk could be allocated for the tombstone
+// (the shard's address space is exhausted); the entry then stays as it is.
+func (s *Sharded) expire(sh *shard, h uint64, pos int, ref uint32, now int64) bool {
 	c := sh.chunk(ref)
 	exp := chunkExpiry(c)
 	if exp <= now-s.grace {
 		s.remove(sh, h, pos, ref)
-		return
+		return true
 	}
 	key := chunkKey(c)
 	// write copies key into a new chunk before releasing this one, or keeps
 	// this chunk (and its key) when the size class is unchanged.
-	_ = s.write(sh, h, pos, ref, true, key, nil, chunkVersion(c), exp, true, exp, flagExpired)
+	return s.write(sh, h, pos, ref, true, key, nil, chunkVersion(c), exp, true, exp, flagExpired) == nil
 }
 
 // makeRoom evicts until need more bytes fit under the shard's limit. The
@@ -596,8 +598,7 @@ func (s *Sharded) handleDue(sh *shard, ref uint32, now int64, st *SweepStats) {
 		}
 		return
 	}
-	if exp := chunkExpiry(c); exp != 0 && exp <= now {
-		s.expire(sh, h, pos, ref, now)
+	if exp := chunkExpiry(c); exp != 0 && exp <= now && s.expire(sh, h, pos, ref, now) {
 		sh.expired++
 		st.Expired++
 	}
