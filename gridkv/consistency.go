@@ -1,0 +1,116 @@
+package gridkv
+
+import (
+	"fmt"
+	"time"
+)
+
+// Consistency chooses how many replicas must answer an operation.
+type Consistency uint8
+
+const (
+	// Default uses the node's Options.Consistency.
+	Default Consistency = iota
+	// One needs one replica: the fastest, and a read of a key the local
+	// node replicates does not touch the network.
+	One
+	// Quorum needs the configured quorums (Options.WriteQuorum and
+	// Options.ReadQuorum, N/2+1 by default). With W+R > N a read sees every
+	// write acknowledged before it started.
+	Quorum
+	// All needs every replica in the preference list.
+	All
+)
+
+// String returns the level's name.
+func (c Consistency) String() string {
+	switch c {
+	case Default:
+		return "DEFAULT"
+	case One:
+		return "ONE"
+	case Quorum:
+		return "QUORUM"
+	case All:
+		return "ALL"
+	}
+	return fmt.Sprintf("Consistency(%d)", uint8(c))
+}
+
+// ParseConsistency parses "ONE", "QUORUM" or "ALL" (any case).
+func ParseConsistency(s string) (Consistency, error) {
+	switch s {
+	case "ONE", "one", "One":
+		return One, nil
+	case "QUORUM", "quorum", "Quorum":
+		return Quorum, nil
+	case "ALL", "all", "All":
+		return All, nil
+	}
+	return Default, fmt.Errorf("%w: unknown consistency level %q", ErrInvalidOptions, s)
+}
+
+// CallOption adjusts one Set, Get or Delete.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	ttl         time.Duration
+	consistency Consistency
+	w, r        int
+}
+
+// WithTTL makes a Set's value expire after d (d > 0).
+func WithTTL(d time.Duration) CallOption { return func(o *callOptions) { o.ttl = d } }
+
+// WithConsistency sets the consistency level of one call.
+func WithConsistency(c Consistency) CallOption {
+	return func(o *callOptions) { o.consistency = c }
+}
+
+// WithW sets an explicit write quorum for one Set or Delete (1 ≤ w ≤ N).
+func WithW(w int) CallOption { return func(o *callOptions) { o.w = w } }
+
+// WithR sets an explicit read quorum for one Get (1 ≤ r ≤ N).
+func WithR(r int) CallOption { return func(o *callOptions) { o.r = r } }
+
+// quorums resolves the acknowledgements needed for a write (w) and a read
+// (r) under the call's options.
+func (n *Node) quorums(opts []CallOption) (callOptions, int, int, error) {
+	var o callOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	N := n.opts.ReplicationFactor
+	c := o.consistency
+	if c == Default {
+		c = n.opts.Consistency
+	}
+	var w, r int
+	switch c {
+	case One:
+		w, r = 1, 1
+	case Quorum:
+		w, r = n.opts.WriteQuorum, n.opts.ReadQuorum
+	case All:
+		w, r = N, N
+	default:
+		return o, 0, 0, fmt.Errorf("%w: unknown consistency level %d", ErrInvalidOptions, c)
+	}
+	if o.w != 0 {
+		if o.w < 1 || o.w > N {
+			return o, 0, 0, fmt.Errorf("%w: W=%d outside 1..N=%d", ErrInvalidOptions, o.w, N)
+		}
+		w = o.w
+	}
+	if o.r != 0 {
+		if o.r < 1 || o.r > N {
+			return o, 0, 0, fmt.Errorf("%w: R=%d outside 1..N=%d", ErrInvalidOptions, o.r, N)
+		}
+		r = o.r
+	}
+	if o.ttl < 0 {
+		return o, 0, 0, fmt.Errorf("%w: negative TTL %v", ErrInvalidOptions, o.ttl)
+	}
+	o.consistency = c
+	return o, w, r, nil
+}

@@ -1,0 +1,549 @@
+package gridkv
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+	"unsafe"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gridkv/gridkv/gridkv/internal/wire"
+	"github.com/gridkv/gridkv/storage"
+)
+
+// maxReplicas bounds N so preference lists fit in stack buffers.
+const maxReplicas = 16
+
+// keyBytes views a string key as bytes without copying; the callees
+// (storage, hashing, protobuf marshalling) never modify or retain it.
+func keyBytes(key string) []byte { return unsafe.Slice(unsafe.StringData(key), len(key)) }
+
+func (n *Node) checkKey(key string) error {
+	switch {
+	case n.closed.Load():
+		return ErrClosed
+	case len(key) == 0:
+		return ErrEmptyKey
+	case len(key) > n.opts.MaxKeySize:
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrKeyTooLarge, len(key), n.opts.MaxKeySize)
+	}
+	return nil
+}
+
+// Set stores value under key on the key's replicas and returns once the
+// write quorum acknowledged it. On error the write may still have been
+// applied by some replicas (and will then spread through repair).
+func (n *Node) Set(ctx context.Context, key string, value []byte, opts ...CallOption) error {
+	start := time.Now()
+	err := n.set(ctx, key, value, opts)
+	n.record(OpSet, start, err)
+	return err
+}
+
+func (n *Node) set(ctx context.Context, key string, value []byte, opts []CallOption) error {
+	if err := n.checkKey(key); err != nil {
+		return err
+	}
+	if len(value) > n.opts.MaxValueSize {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrValueTooLarge, len(value), n.opts.MaxValueSize)
+	}
+	o, w, _, err := n.quorums(opts)
+	if err != nil {
+		return err
+	}
+	ts := n.clock.Now()
+	e := storage.Entry{Value: value, Version: makeVersion(ts, n.tiebreak)}
+	if o.ttl > 0 {
+		e.Expiry = n.clock.WallNow() + int64(o.ttl)
+	}
+	return n.replicate(ctx, OpSet, key, e, w)
+}
+
+// Delete removes key by writing a tombstone to the key's replicas.
+func (n *Node) Delete(ctx context.Context, key string, opts ...CallOption) error {
+	start := time.Now()
+	err := n.del(ctx, key, opts)
+	n.record(OpDelete, start, err)
+	return err
+}
+
+func (n *Node) del(ctx context.Context, key string, opts []CallOption) error {
+	if err := n.checkKey(key); err != nil {
+		return err
+	}
+	_, w, _, err := n.quorums(opts)
+	if err != nil {
+		return err
+	}
+	e := storage.Entry{Version: makeVersion(n.clock.Now(), n.tiebreak), Tombstone: true}
+	return n.replicate(ctx, OpDelete, key, e, w)
+}
+
+// replicaResult is one replica's answer.
+type replicaResult struct {
+	target string
+	hint   bool // a stand-in answered for a replica that is down
+	entry  storage.Entry
+	found  bool
+	err    error
+}
+
+// preference returns the key's replicas in the current ring.
+func (n *Node) preference(st *ringState, key string, buf []string) []string {
+	N := min(n.opts.ReplicationFactor, st.ring.Len())
+	prefs, err := st.ring.Replicas(key, N, buf[:0])
+	if err != nil {
+		return nil
+	}
+	return prefs
+}
+
+// standIns returns healthy members after the preference list in ring order,
+// who hold hints for replicas that are down (sloppy quorum).
+func (n *Node) standIns(st *ringState, key string, prefs []string) []string {
+	all, err := st.ring.Replicas(key, st.ring.Len(), nil)
+	if err != nil {
+		return nil
+	}
+	out := all[:0]
+	for _, id := range all[len(prefs):] {
+		if st.healthy[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// replicate writes e to the key's N replicas and waits for w acks. Replicas
+// that are down are replaced by stand-ins that keep the write as a hint.
+func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w int) error {
+	st := n.view.current()
+	var buf [maxReplicas]string
+	prefs := n.preference(st, key, buf[:])
+	if len(prefs) == 0 {
+		return ErrNoMembers
+	}
+	req := &wire.PutRequest{
+		Clock:   encodeClock(versionTime(e.Version)),
+		Entries: []*wire.KeyEntry{{Key: keyBytes(key), Entry: toWire(e)}},
+	}
+	payload, err := proto.Marshal(req)
+	if err != nil {
+		return err
+	}
+	results := make(chan replicaResult, 2*len(prefs))
+	var standIns []string
+	nextStandIn := func() (string, bool) {
+		if standIns == nil {
+			standIns = n.standIns(st, key, prefs)
+		}
+		if len(standIns) == 0 {
+			return "", false
+		}
+		s := standIns[0]
+		standIns = standIns[1:]
+		return s, true
+	}
+	pending := 0
+	hinted := func(target string) bool {
+		s, ok := nextStandIn()
+		if !ok {
+			return false
+		}
+		pending++
+		n.sendHinted(st, s, target, key, e, req, results)
+		return true
+	}
+	for _, id := range prefs {
+		switch {
+		case id == n.id:
+			pending++
+			_, err := n.store.Put(keyBytes(key), e)
+			results <- replicaResult{target: id, err: err}
+		case st.healthy[id]:
+			pending++
+			n.sendPut(st.addrs[id], id, payload, results)
+		default:
+			if !hinted(id) {
+				n.keepHint(id, key, e)
+				pending++
+				results <- replicaResult{target: id, err: fmt.Errorf("%w: replica %s is down and no stand-in is available", errReplicaDown, id)}
+			}
+		}
+	}
+	acked, asked := 0, len(prefs)
+	var errs []error
+	for pending > 0 {
+		select {
+		case r := <-results:
+			pending--
+			if r.err == nil {
+				acked++
+				if acked >= w {
+					return nil // the rest complete in the background
+				}
+				continue
+			}
+			errs = append(errs, r.err)
+			if !r.hint && r.target != n.id {
+				if hinted(r.target) {
+					continue // a stand-in takes the failed replica's place
+				}
+				n.keepHint(r.target, key, e)
+			}
+			if acked+pending < w {
+				return &QuorumError{Op: op, Acked: acked, Needed: w, Replicas: asked, Errs: errs}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return &QuorumError{Op: op, Acked: acked, Needed: w, Replicas: asked, Errs: errs}
+}
+
+// keepHint makes the coordinator itself hold a write for a replica that
+// did not take it and has no stand-in. Such a hint does not count towards
+// the write quorum (the coordinator may already be a replica), but it is
+// handed over when the replica is reachable again.
+func (n *Node) keepHint(target, key string, e storage.Entry) {
+	if n.hints.add(target, []byte(key), e) {
+		n.met.hintsStored.Add(1)
+	} else {
+		n.met.hintsDropped.Add(1)
+	}
+}
+
+// callCtx bounds one replica request; it ends with the node, not with the
+// caller, so that replicas past the quorum still receive the write.
+func (n *Node) callCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(n.ctx, n.opts.RequestTimeout)
+}
+
+// spawn runs f on a goroutine owned by the node, holding an in-flight slot.
+func (n *Node) spawn(f func()) error {
+	if err := n.acquire(); err != nil {
+		return err
+	}
+	n.lifeMu.RLock()
+	if n.stopping {
+		n.lifeMu.RUnlock()
+		n.release()
+		return ErrClosed
+	}
+	n.wg.Add(1)
+	n.lifeMu.RUnlock()
+	go func() {
+		defer n.wg.Done()
+		defer n.release()
+		f()
+	}()
+	return nil
+}
+
+func (n *Node) sendPut(addr, target string, payload []byte, results chan<- replicaResult) {
+	err := n.spawn(func() {
+		ctx, cancel := n.callCtx()
+		defer cancel()
+		_, err := n.tr.Call(ctx, addr, msgPut, payload)
+		results <- replicaResult{target: target, err: err}
+	})
+	if err != nil {
+		results <- replicaResult{target: target, err: err}
+	}
+}
+
+// sendHinted writes to a stand-in on behalf of target.
+func (n *Node) sendHinted(st *ringState, standIn, target, key string, e storage.Entry, req *wire.PutRequest, results chan<- replicaResult) {
+	if standIn == n.id {
+		ok := n.hints.add(target, []byte(key), e)
+		var err error
+		if ok {
+			n.met.hintsStored.Add(1)
+		} else {
+			n.met.hintsDropped.Add(1)
+			err = fmt.Errorf("%w: hint store full", ErrOverloaded)
+		}
+		results <- replicaResult{target: target, hint: true, err: err}
+		return
+	}
+	hreq := &wire.PutRequest{Clock: req.Clock, Entries: req.Entries, HintFor: target}
+	payload, err := proto.Marshal(hreq)
+	if err != nil {
+		results <- replicaResult{target: target, hint: true, err: err}
+		return
+	}
+	addr := st.addrs[standIn]
+	if err := n.spawn(func() {
+		ctx, cancel := n.callCtx()
+		defer cancel()
+		_, err := n.tr.Call(ctx, addr, msgPut, payload)
+		results <- replicaResult{target: target, hint: true, err: err}
+	}); err != nil {
+		results <- replicaResult{target: target, hint: true, err: err}
+	}
+}
+
+// Get returns the newest value of key among the replicas that answer. It
+// returns ErrNotFound when the key has no live value.
+func (n *Node) Get(ctx context.Context, key string, opts ...CallOption) ([]byte, error) {
+	start := time.Now()
+	v, err := n.get(ctx, key, opts)
+	n.record(OpGet, start, err)
+	return v, err
+}
+
+func (n *Node) get(ctx context.Context, key string, opts []CallOption) ([]byte, error) {
+	if err := n.checkKey(key); err != nil {
+		return nil, err
+	}
+	o, _, r, err := n.quorums(opts)
+	if err != nil {
+		return nil, err
+	}
+	st := n.view.current()
+	var buf [maxReplicas]string
+	prefs := n.preference(st, key, buf[:])
+	if len(prefs) == 0 {
+		return nil, ErrNoMembers
+	}
+	// R=1 and this node is a replica: answer locally, no network.
+	if r == 1 && st.prev == nil && slices.Contains(prefs, n.id) {
+		n.met.localReads.Add(1)
+		v, err := n.store.Get(keyBytes(key), nil)
+		if err == storage.ErrNotFound {
+			return nil, ErrNotFound
+		}
+		return v, err
+	}
+	return n.quorumRead(ctx, st, key, prefs, r, o)
+}
+
+func (n *Node) quorumRead(ctx context.Context, st *ringState, key string, prefs []string, r int, o callOptions) ([]byte, error) {
+	payload, err := proto.Marshal(&wire.GetRequest{Clock: encodeClock(n.clock.Last()), Key: keyBytes(key)})
+	if err != nil {
+		return nil, err
+	}
+	results := make(chan replicaResult, len(prefs))
+	asked := 0
+	for _, id := range prefs {
+		if id != n.id && !st.healthy[id] {
+			continue
+		}
+		asked++
+		n.sendGet(st, id, key, payload, results)
+	}
+	if asked < r {
+		// Not enough live replicas: fail fast instead of waiting.
+		n.drain(results, asked, nil)
+		return nil, &QuorumError{Op: OpGet, Acked: 0, Needed: r, Replicas: len(prefs),
+			Errs: []error{fmt.Errorf("gridkv: only %d of %d replicas are up", asked, len(prefs))}}
+	}
+	var answers []replicaResult
+	var errs []error
+	pending := asked
+	for len(answers) < r {
+		if len(answers)+pending < r {
+			n.drain(results, pending, nil)
+			return nil, &QuorumError{Op: OpGet, Acked: len(answers), Needed: r, Replicas: len(prefs), Errs: errs}
+		}
+		select {
+		case res := <-results:
+			pending--
+			if res.err != nil {
+				errs = append(errs, res.err)
+				continue
+			}
+			answers = append(answers, res)
+		case <-ctx.Done():
+			n.drain(results, pending, nil)
+			return nil, ctx.Err()
+		}
+	}
+	newest := newestOf(answers)
+	if newest == nil && st.prev != nil {
+		// Ranges are moving: the key may still be only on its old owners.
+		newest = n.readPrevious(ctx, st, key, prefs)
+	}
+	if newest != nil {
+		blocking := o.consistency != One
+		n.repair(key, *newest, answers, blocking, ctx)
+	}
+	// Replicas that answer after the quorum are repaired in the background.
+	if pending > 0 {
+		var known *storage.Entry
+		if newest != nil {
+			e := *newest
+			known = &e
+		}
+		n.drain(results, pending, func(late []replicaResult) {
+			if known == nil {
+				return
+			}
+			n.repair(key, *known, late, false, nil)
+		})
+	}
+	if newest == nil || newest.Tombstone || newest.Expired(n.clock.WallNow()) {
+		return nil, ErrNotFound
+	}
+	return newest.Value, nil
+}
+
+// newestOf returns the entry with the highest version among the answers.
+func newestOf(answers []replicaResult) *storage.Entry {
+	var newest *storage.Entry
+	for i := range answers {
+		a := &answers[i]
+		if a.found && (newest == nil || newest.Version.Less(a.entry.Version)) {
+			newest = &a.entry
+		}
+	}
+	return newest
+}
+
+func (n *Node) readPrevious(ctx context.Context, st *ringState, key string, prefs []string) *storage.Entry {
+	N := min(n.opts.ReplicationFactor, st.prev.Len())
+	old, err := st.prev.Replicas(key, N, nil)
+	if err != nil {
+		return nil
+	}
+	payload, err := proto.Marshal(&wire.GetRequest{Clock: encodeClock(n.clock.Last()), Key: keyBytes(key)})
+	if err != nil {
+		return nil
+	}
+	results := make(chan replicaResult, len(old))
+	asked := 0
+	for _, id := range old {
+		if slices.Contains(prefs, id) || (id != n.id && !st.healthy[id]) || st.addrs[id] == "" && id != n.id {
+			continue
+		}
+		asked++
+		n.sendGet(st, id, key, payload, results)
+	}
+	var answers []replicaResult
+	for range asked {
+		select {
+		case res := <-results:
+			if res.err == nil {
+				answers = append(answers, res)
+			}
+		case <-ctx.Done():
+			return newestOf(answers)
+		}
+	}
+	return newestOf(answers)
+}
+
+func (n *Node) sendGet(st *ringState, id, key string, payload []byte, results chan<- replicaResult) {
+	if id == n.id {
+		e, err := n.store.GetEntry(keyBytes(key), nil)
+		if err == storage.ErrNotFound {
+			results <- replicaResult{target: id}
+			return
+		}
+		results <- replicaResult{target: id, entry: e, found: err == nil, err: err}
+		return
+	}
+	addr := st.addrs[id]
+	if err := n.spawn(func() {
+		ctx, cancel := n.callCtx()
+		defer cancel()
+		results <- n.remoteGet(ctx, id, addr, payload)
+	}); err != nil {
+		results <- replicaResult{target: id, err: err}
+	}
+}
+
+func (n *Node) remoteGet(ctx context.Context, id, addr string, payload []byte) replicaResult {
+	raw, err := n.tr.Call(ctx, addr, msgGet, payload)
+	if err != nil {
+		return replicaResult{target: id, err: err}
+	}
+	var resp wire.GetResponse
+	if err := proto.Unmarshal(raw, &resp); err != nil {
+		return replicaResult{target: id, err: fmt.Errorf("%w: %v", errBadMessage, err)}
+	}
+	if err := n.observe(resp.Clock); err != nil {
+		return replicaResult{target: id, err: err}
+	}
+	if !resp.Found {
+		return replicaResult{target: id}
+	}
+	e, err := fromWire(resp.Entry)
+	return replicaResult{target: id, entry: e, found: err == nil, err: err}
+}
+
+// drain collects the remaining answers in the background and hands them to
+// then (if not nil).
+func (n *Node) drain(results <-chan replicaResult, pending int, then func([]replicaResult)) {
+	if pending == 0 {
+		return
+	}
+	n.lifeMu.RLock()
+	if n.stopping {
+		n.lifeMu.RUnlock()
+		return
+	}
+	n.wg.Add(1)
+	n.lifeMu.RUnlock()
+	go func() {
+		defer n.wg.Done()
+		var late []replicaResult
+		for range pending {
+			select {
+			case r := <-results:
+				if r.err == nil {
+					late = append(late, r)
+				}
+			case <-n.ctx.Done():
+				return
+			}
+		}
+		if then != nil {
+			then(late)
+		}
+	}()
+}
+
+// repair writes newest to every answer that is older. When blocking, it
+// waits (within ctx) for the repairs to be acknowledged.
+func (n *Node) repair(key string, newest storage.Entry, answers []replicaResult, blocking bool, ctx context.Context) {
+	var stale []string
+	for _, a := range answers {
+		if !a.found || a.entry.Version.Less(newest.Version) {
+			stale = append(stale, a.target)
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	st := n.view.current()
+	payload, err := proto.Marshal(&wire.PutRequest{
+		Clock:   encodeClock(n.clock.Last()),
+		Entries: []*wire.KeyEntry{{Key: []byte(key), Entry: toWire(newest)}},
+	})
+	if err != nil {
+		return
+	}
+	results := make(chan replicaResult, len(stale))
+	for _, id := range stale {
+		n.met.readRepairs.Add(1)
+		if id == n.id {
+			_, err := n.store.Put([]byte(key), newest)
+			results <- replicaResult{target: id, err: err}
+			continue
+		}
+		n.sendPut(st.addrs[id], id, payload, results)
+	}
+	if !blocking {
+		return
+	}
+	for range stale {
+		select {
+		case <-results:
+		case <-ctx.Done():
+			return
+		}
+	}
+}

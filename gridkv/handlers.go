@@ -1,0 +1,146 @@
+package gridkv
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gridkv/gridkv/gridkv/internal/wire"
+	"github.com/gridkv/gridkv/ring"
+	"github.com/gridkv/gridkv/storage"
+)
+
+// maxBatch bounds the entries of one PutRequest or FetchRequest.
+const maxBatch = 4096
+
+func (n *Node) handlePut(_ context.Context, _ string, payload []byte) ([]byte, error) {
+	var req wire.PutRequest
+	if err := proto.Unmarshal(payload, &req); err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadMessage, err)
+	}
+	if err := n.observe(req.Clock); err != nil {
+		return nil, err
+	}
+	if len(req.Entries) > maxBatch {
+		return nil, fmt.Errorf("%w: %d entries in one request", errBadMessage, len(req.Entries))
+	}
+	applied := uint32(0)
+	for _, ke := range req.Entries {
+		e, err := fromWire(ke.Entry)
+		if err != nil {
+			return nil, err
+		}
+		if len(ke.Key) == 0 || len(ke.Key) > n.opts.MaxKeySize {
+			return nil, fmt.Errorf("%w: key of %d bytes", errBadMessage, len(ke.Key))
+		}
+		if req.HintFor != "" && req.HintFor != n.id {
+			if !n.hints.add(req.HintFor, ke.Key, e) {
+				n.met.hintsDropped.Add(1)
+				return nil, fmt.Errorf("%w: hint store full", ErrOverloaded)
+			}
+			n.met.hintsStored.Add(1)
+			applied++
+			continue
+		}
+		ok, err := n.store.Put(ke.Key, e)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			applied++
+		}
+	}
+	return proto.Marshal(&wire.PutResponse{Clock: encodeClock(n.clock.Last()), Applied: applied})
+}
+
+func (n *Node) handleGet(_ context.Context, _ string, payload []byte) ([]byte, error) {
+	var req wire.GetRequest
+	if err := proto.Unmarshal(payload, &req); err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadMessage, err)
+	}
+	if err := n.observe(req.Clock); err != nil {
+		return nil, err
+	}
+	resp := &wire.GetResponse{Clock: encodeClock(n.clock.Last())}
+	e, err := n.store.GetEntry(req.Key, nil)
+	switch {
+	case err == storage.ErrNotFound:
+	case err != nil:
+		return nil, err
+	default:
+		resp.Found, resp.Entry = true, toWire(e)
+	}
+	return proto.Marshal(resp)
+}
+
+func (n *Node) handleDigest(_ context.Context, _ string, payload []byte) ([]byte, error) {
+	var req wire.DigestRequest
+	if err := proto.Unmarshal(payload, &req); err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadMessage, err)
+	}
+	if err := n.observe(req.Clock); err != nil {
+		return nil, err
+	}
+	if len(req.Ranges) > maxDigestRanges {
+		return nil, fmt.Errorf("%w: %d ranges in one request", errBadMessage, len(req.Ranges))
+	}
+	ranges := make([]ring.Range, len(req.Ranges))
+	for i, r := range req.Ranges {
+		ranges[i] = ring.Range{Start: r.GetStart(), End: r.GetEnd()}
+	}
+	digests, err := rangeDigests(n.store, ranges)
+	if err != nil {
+		return nil, err
+	}
+	return proto.Marshal(&wire.DigestResponse{Clock: encodeClock(n.clock.Last()), Digests: digests})
+}
+
+func (n *Node) handleKeys(_ context.Context, _ string, payload []byte) ([]byte, error) {
+	var req wire.KeysRequest
+	if err := proto.Unmarshal(payload, &req); err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadMessage, err)
+	}
+	if err := n.observe(req.Clock); err != nil {
+		return nil, err
+	}
+	if req.Range == nil {
+		return nil, fmt.Errorf("%w: missing range", errBadMessage)
+	}
+	limit := int(min(req.Limit, maxKeysPerRequest))
+	resp := &wire.KeysResponse{Clock: encodeClock(n.clock.Last())}
+	err := n.store.Range(req.Range.Start, req.Range.End, func(key []byte, e storage.Entry) bool {
+		if len(resp.Keys) >= limit {
+			resp.Truncated = true
+			return false
+		}
+		resp.Keys = append(resp.Keys, &wire.KeyVersion{Key: append([]byte(nil), key...), Version: append([]byte(nil), e.Version[:]...)})
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return proto.Marshal(resp)
+}
+
+func (n *Node) handleFetch(_ context.Context, _ string, payload []byte) ([]byte, error) {
+	var req wire.FetchRequest
+	if err := proto.Unmarshal(payload, &req); err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadMessage, err)
+	}
+	if err := n.observe(req.Clock); err != nil {
+		return nil, err
+	}
+	if len(req.Keys) > maxBatch {
+		return nil, fmt.Errorf("%w: %d keys in one request", errBadMessage, len(req.Keys))
+	}
+	resp := &wire.FetchResponse{Clock: encodeClock(n.clock.Last())}
+	for _, k := range req.Keys {
+		e, err := n.store.GetEntry(k, nil)
+		if err != nil {
+			continue // gone since it was listed: nothing to send
+		}
+		resp.Entries = append(resp.Entries, &wire.KeyEntry{Key: k, Entry: toWire(e)})
+	}
+	return proto.Marshal(resp)
+}
