@@ -121,6 +121,7 @@ func (g *gnetIO) flushLocked(s *session) error {
 		if viaLoop {
 			return g.asyncWrite(s, buf)
 		}
+		s.peer.ctr.writes.Add(1)
 		n, err := g.writeDirect(buf)
 		if err != nil {
 			s.mu.Lock()
@@ -171,6 +172,7 @@ func (g *gnetIO) writeDirect(buf []byte) (int, error) {
 
 // asyncWrite hands buf (part of s.inflight) to the event loop.
 func (g *gnetIO) asyncWrite(s *session, buf []byte) error {
+	s.peer.ctr.writes.Add(1)
 	if err := g.conn().AsyncWrite(buf, g.cb); err != nil {
 		s.mu.Lock()
 		s.writtenLocked(s.inflight)
@@ -215,6 +217,7 @@ func (g *gnetIO) written(s *session, c gnet.Conn, err error) error {
 	}
 	buf := s.takeLocked()
 	s.mu.Unlock()
+	s.peer.ctr.writes.Add(1)
 	if err := c.AsyncWrite(buf, g.cb); err != nil {
 		s.fail(err)
 	}

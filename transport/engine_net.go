@@ -62,6 +62,7 @@ func (n *netIO) write(buf []byte, d time.Duration) (int, error) {
 func (n *netIO) flushLocked(s *session) error {
 	buf := s.takeLocked()
 	s.mu.Unlock()
+	s.peer.ctr.writes.Add(1)
 	k, err := n.write(buf, directWriteBudget)
 	s.mu.Lock()
 	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
@@ -111,6 +112,7 @@ func (n *netIO) writeLoop(s *session) {
 		if rest := n.rest; rest != nil {
 			n.rest = nil
 			s.mu.Unlock()
+			s.peer.ctr.writes.Add(1)
 			_, err := n.write(rest, timeout)
 			s.mu.Lock()
 			s.writtenLocked(s.inflight)
@@ -124,6 +126,7 @@ func (n *netIO) writeLoop(s *session) {
 		for len(s.pend) > 0 && !s.closed {
 			buf := s.takeLocked()
 			s.mu.Unlock()
+			s.peer.ctr.writes.Add(1)
 			_, err := n.write(buf, timeout)
 			s.mu.Lock()
 			s.writtenLocked(buf)

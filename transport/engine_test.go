@@ -324,3 +324,35 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestWritesCoalesce(t *testing.T) {
+	forEngine(t, func(t *testing.T, e transport.Engine) {
+		cfg := testConfig(e)
+		cfg.ConnsPerPeer = 1
+		a, b := listen(t, cfg), listen(t, cfg)
+		mustHandle(t, b, typeEcho, echo)
+		const callers, each = 64, 30
+		errs := make(chan error, callers)
+		for range callers {
+			go func() {
+				for range each {
+					if _, err := a.Call(context.Background(), b.Addr(), typeEcho, make([]byte, 512)); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range callers {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		ps := peerStats(a, b.Addr())
+		if ps.MsgsOut != callers*each || ps.Writes >= ps.MsgsOut {
+			t.Fatalf("%d frames in %d writes: expected coalescing", ps.MsgsOut, ps.Writes)
+		}
+		t.Logf("%s: %d frames in %d socket writes", e, ps.MsgsOut, ps.Writes)
+	})
+}

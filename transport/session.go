@@ -207,12 +207,13 @@ func (s *session) fail(cause error) {
 		close(s.spaceCh)
 		s.spaceCh = nil
 	}
+	sio := s.io
 	s.mu.Unlock()
 	if s.slot != nil {
 		s.slot.s.CompareAndSwap(s, nil)
 	}
-	if s.io != nil {
-		s.io.closeConn()
+	if sio != nil {
+		sio.closeConn()
 	}
 	s.pmu.Lock()
 	pending := s.pending

@@ -97,6 +97,7 @@ type PeerStats struct {
 	MsgsOut       uint64 // frames queued to the peer
 	BytesIn       uint64 // payload bytes received
 	BytesOut      uint64 // payload bytes queued
+	Writes        uint64 // socket writes (fewer than MsgsOut when frames were coalesced)
 	Reconnects    uint64 // successful dials after the first for a slot
 	LateResponses uint64 // responses that arrived after their call ended
 	InFlight      int64  // calls waiting for a response now
@@ -138,11 +139,11 @@ func (e *errorCounters) snapshot() ErrorCounts {
 // PeerCounters holds live counters for one peer. Alternative Transport
 // implementations (memnet) use it so their Stats match this package's.
 type PeerCounters struct {
-	msgsIn, msgsOut, bytesIn, bytesOut, reconnects, late atomic.Uint64
-	inFlight                                             atomic.Int64
-	conns                                                atomic.Int64
-	errs                                                 errorCounters
-	latency                                              histogram
+	msgsIn, msgsOut, bytesIn, bytesOut, reconnects, late, writes atomic.Uint64
+	inFlight                                                     atomic.Int64
+	conns                                                        atomic.Int64
+	errs                                                         errorCounters
+	latency                                                      histogram
 }
 
 // In records a received message of n payload bytes.
@@ -177,7 +178,7 @@ func (c *PeerCounters) Error(err error) { countError(&c.errs, err) }
 func (c *PeerCounters) Snapshot(addr string) PeerStats {
 	return PeerStats{
 		Addr: addr, MsgsIn: c.msgsIn.Load(), MsgsOut: c.msgsOut.Load(), BytesIn: c.bytesIn.Load(),
-		BytesOut: c.bytesOut.Load(), Reconnects: c.reconnects.Load(), LateResponses: c.late.Load(),
+		BytesOut: c.bytesOut.Load(), Writes: c.writes.Load(), Reconnects: c.reconnects.Load(), LateResponses: c.late.Load(),
 		InFlight: c.inFlight.Load(), Conns: int(c.conns.Load()), Errors: c.errs.snapshot(),
 		Latency: c.latency.snapshot(),
 	}

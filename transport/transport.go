@@ -428,7 +428,7 @@ func (ep *Endpoint) connect(ctx context.Context, p *peer, sl *slot) (*session, e
 // not abort a dial other callers wait for.
 func (ep *Endpoint) dial(p *peer, sl *slot, done chan struct{}) {
 	defer ep.wg.Done()
-	s, err := ep.dialSession(p, sl)
+	_, err := ep.dialSession(p, sl)
 	p.mu.Lock()
 	sl.dialing = nil
 	if err != nil {
@@ -447,7 +447,6 @@ func (ep *Endpoint) dial(p *peer, sl *slot, done chan struct{}) {
 	}
 	p.mu.Unlock()
 	close(done)
-	_ = s
 }
 
 func (ep *Endpoint) dialSession(p *peer, sl *slot) (*session, error) {
