@@ -228,6 +228,9 @@ func (g *gnetIO) recheck(s *session) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	wake := func() {
+		if s.isClosed() {
+			return
+		}
 		c := g.conn()
 		if err := c.Wake(g.cb); err != nil {
 			s.fail(err)

@@ -253,3 +253,32 @@ func TestListenErrors(t *testing.T) {
 		t.Fatalf("bad config: %v", err)
 	}
 }
+
+func TestFlushHeldAndRealClockDelay(t *testing.T) {
+	n := memnet.NewNetwork(1)
+	a, b := node(t, n, "a:1"), node(t, n, "b:1")
+	got := make(chan string, 2)
+	b.HandlePackets(func(_ string, p []byte) { got <- string(p) })
+	n.SetReorderRate(1)
+	if err := a.SendPacket(b.Addr(), []byte("held")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		t.Fatalf("%q delivered while held", m)
+	default:
+	}
+	n.FlushHeld()
+	if m := <-got; m != "held" {
+		t.Fatalf("got %q", m)
+	}
+	// The default clock is the wall clock: a 1 ms delay still delivers.
+	n.SetReorderRate(0)
+	n.SetDelay(memnet.UniformDelay(time.Millisecond, time.Millisecond))
+	if got, err := a.Call(ctxT(t, 5*time.Second), b.Addr(), typeEcho, []byte("slow")); err != nil || string(got) != "slow" {
+		t.Fatalf("%q %v", got, err)
+	}
+	if f := n.Faults(); f.Delayed != 2 || f.Reordered != 1 {
+		t.Fatalf("faults %+v", f)
+	}
+}
