@@ -30,9 +30,10 @@ type HashFunc func(data []byte) uint64
 // from DefaultConfig.
 type Config struct {
 	// VNodesPerWeight is the number of virtual nodes a member gets per unit of
-	// weight. Balance improves roughly as 1/sqrt(VNodesPerWeight): the default
-	// of 8192 keeps max/mean load within 1.05 for 10 to 100 equal members;
-	// 150 (the groupcache/buraksezer-style figure) gives about 1.1 to 1.2.
+	// weight. Balance improves roughly as 1/sqrt(VNodesPerWeight): over 1M
+	// keys the default of 8192 measures max/mean load 1.01-1.04 for 10 and
+	// 100 equal members; 1024 measures 1.03-1.06 (10) and 1.07-1.08 (100);
+	// 150, the groupcache-style figure, 1.13-1.14 (10) and 1.18-1.24 (100).
 	// Memory and construction time grow linearly with it.
 	VNodesPerWeight int
 
