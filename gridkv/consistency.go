@@ -50,8 +50,24 @@ func ParseConsistency(s string) (Consistency, error) {
 	return Default, fmt.Errorf("%w: unknown consistency level %q", ErrInvalidOptions, s)
 }
 
-// CallOption adjusts one Set, Get or Delete.
-type CallOption func(*callOptions)
+// CallOption adjusts one Set, Get or Delete. Options are small values:
+// passing them allocates nothing.
+type CallOption struct {
+	kind optKind
+	d    time.Duration
+	c    Consistency
+	n    int
+}
+
+type optKind uint8
+
+const (
+	optNone optKind = iota
+	optTTL
+	optConsistency
+	optW
+	optR
+)
 
 type callOptions struct {
 	ttl         time.Duration
@@ -60,25 +76,38 @@ type callOptions struct {
 }
 
 // WithTTL makes a Set's value expire after d (d > 0).
-func WithTTL(d time.Duration) CallOption { return func(o *callOptions) { o.ttl = d } }
+func WithTTL(d time.Duration) CallOption { return CallOption{kind: optTTL, d: d} }
 
 // WithConsistency sets the consistency level of one call.
-func WithConsistency(c Consistency) CallOption {
-	return func(o *callOptions) { o.consistency = c }
-}
+func WithConsistency(c Consistency) CallOption { return CallOption{kind: optConsistency, c: c} }
 
 // WithW sets an explicit write quorum for one Set or Delete (1 ≤ w ≤ N).
-func WithW(w int) CallOption { return func(o *callOptions) { o.w = w } }
+func WithW(w int) CallOption { return CallOption{kind: optW, n: w} }
 
 // WithR sets an explicit read quorum for one Get (1 ≤ r ≤ N).
-func WithR(r int) CallOption { return func(o *callOptions) { o.r = r } }
+func WithR(r int) CallOption { return CallOption{kind: optR, n: r} }
 
 // quorums resolves the acknowledgements needed for a write (w) and a read
 // (r) under the call's options.
 func (n *Node) quorums(opts []CallOption) (callOptions, int, int, error) {
 	var o callOptions
 	for _, f := range opts {
-		f(&o)
+		switch f.kind {
+		case optTTL:
+			o.ttl = f.d
+		case optConsistency:
+			o.consistency = f.c
+		case optW:
+			if f.n < 1 {
+				return o, 0, 0, fmt.Errorf("%w: W=%d", ErrInvalidOptions, f.n)
+			}
+			o.w = f.n
+		case optR:
+			if f.n < 1 {
+				return o, 0, 0, fmt.Errorf("%w: R=%d", ErrInvalidOptions, f.n)
+			}
+			o.r = f.n
+		}
 	}
 	N := n.opts.ReplicationFactor
 	c := o.consistency

@@ -14,6 +14,18 @@ const (
 	OpDelete = "delete"
 )
 
+// opIndex identifies an operation in the metrics table.
+type opIndex uint8
+
+const (
+	opSet opIndex = iota
+	opGet
+	opDelete
+	numOps
+)
+
+var opNames = [numOps]string{OpSet, OpGet, OpDelete}
+
 // histBuckets is the number of latency buckets: bucket i counts latencies in
 // [2^(i-1), 2^i) microseconds (bucket 0: below 1µs); the last bucket is
 // open-ended (≥ ~34 s).
@@ -85,7 +97,7 @@ type opMetrics struct {
 }
 
 type metrics struct {
-	ops                     map[string]*opMetrics
+	ops                     [numOps]opMetrics
 	quorumFailures          atomic.Uint64
 	readRepairs             atomic.Uint64
 	localReads              atomic.Uint64
@@ -102,7 +114,7 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{ops: map[string]*opMetrics{OpSet: {}, OpGet: {}, OpDelete: {}}}
+	return &metrics{}
 }
 
 // OpMetrics describes one kind of operation coordinated by this node.

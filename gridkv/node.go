@@ -90,7 +90,11 @@ func New(opts Options) (*Node, error) {
 	scfg.MaxValueSize = opts.MaxValueSize
 	scfg.MemoryLimit = opts.MemoryLimit
 	scfg.TombstoneGrace = opts.TombstoneGrace
-	scfg.Clock = wallClock(wall)
+	if opts.WallClock != nil {
+		scfg.Clock = wallClock(opts.WallClock)
+	} else {
+		scfg.Clock = storage.SystemClock()
+	}
 	store, err := storage.NewRegistry().Open(opts.StorageBackend, scfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: storage: %v", ErrInvalidOptions, err)
@@ -302,8 +306,9 @@ func (n *Node) Metrics() Metrics {
 		StorageBytes:            n.store.Bytes(),
 		StorageEntries:          n.store.Len(),
 	}
-	for name, om := range n.met.ops {
-		m.Ops[name] = OpMetrics{Count: om.count.Load(), Errors: om.errors.Load(), Latency: om.latency.snapshot()}
+	for i := range n.met.ops {
+		om := &n.met.ops[i]
+		m.Ops[opNames[i]] = OpMetrics{Count: om.count.Load(), Errors: om.errors.Load(), Latency: om.latency.snapshot()}
 	}
 	for _, p := range n.tr.Stats().Peers {
 		m.BytesIn += p.BytesIn
@@ -316,11 +321,16 @@ func (n *Node) Metrics() Metrics {
 func (n *Node) TransportStats() transport.Stats { return n.tr.Stats() }
 
 // record accounts one finished operation.
-func (n *Node) record(op string, start time.Time, err error) {
-	om := n.met.ops[op]
+func (n *Node) record(op opIndex, start time.Time, err error) {
+	n.met.ops[op].latency.observe(time.Since(start))
+	n.recordCount(op, err)
+}
+
+// recordCount counts one finished operation without timing it.
+func (n *Node) recordCount(op opIndex, err error) {
+	om := &n.met.ops[op]
 	om.count.Add(1)
-	om.latency.observe(time.Since(start))
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && err != ErrNotFound && !errors.Is(err, ErrNotFound) {
 		om.errors.Add(1)
 		if errors.Is(err, ErrQuorum) {
 			n.met.quorumFailures.Add(1)
