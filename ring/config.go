@@ -8,8 +8,10 @@ const (
 	// MaxMembers is the largest number of members a ring can hold. Member
 	// indexes are stored as uint16 in the lookup tables.
 	MaxMembers = 1<<16 - 1
-	// MaxVNodes is the largest total number of virtual nodes in a ring.
-	MaxVNodes = 1 << 24
+	// MaxVNodes is the largest total number of virtual nodes in a ring
+	// (1000 members of weight 1 at the default config need 8,192,000).
+	// Virtual node indexes are stored in 23 bits of the lookup table.
+	MaxVNodes = 1 << 23
 	// MaxIDLen is the longest member ID, in bytes.
 	MaxIDLen = 1024
 	// MaxVNodesPerWeight is the largest accepted Config.VNodesPerWeight.

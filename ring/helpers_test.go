@@ -78,10 +78,15 @@ func referenceReplicas(r *Ring, h uint64, n int) []string {
 	return out
 }
 
+// referenceVNode is the owning virtual node by binary search: the first
+// whose position is greater than h, wrapping to 0.
+func referenceVNode(r *Ring, h uint64) int {
+	return sort.Search(len(r.pos), func(i int) bool { return r.pos[i] > h }) % len(r.pos)
+}
+
 // referenceOwner is the owner by binary search over the virtual nodes.
 func referenceOwner(r *Ring, h uint64) string {
-	i := sort.Search(len(r.pos), func(i int) bool { return r.pos[i] > h })
-	return r.ids[r.owner[i%len(r.pos)]]
+	return r.ids[r.owner[referenceVNode(r, h)]]
 }
 
 // probes returns hashes worth checking on r: every virtual node position and

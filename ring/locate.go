@@ -37,13 +37,10 @@ func (r *Ring) Locate(key string) string {
 	} else {
 		h = r.cfg.Hash(unsafe.Slice(unsafe.StringData(key), len(key)))
 	}
-	// The common case, written out here so that it costs no further call.
-	if r.owners8 != nil {
-		if o := r.owners8[h>>(r.oshift&63)]; o != mixed8 {
-			return r.ids[o]
-		}
+	if o, ok := r.cutOwner(h); ok {
+		return r.ids[o]
 	}
-	return r.ids[r.ownerOf(h)]
+	return r.ids[r.ownerExact(h)]
 }
 
 // LocateBytes is Locate for a []byte key.
@@ -54,12 +51,10 @@ func (r *Ring) LocateBytes(key []byte) string {
 	} else {
 		h = r.cfg.Hash(key)
 	}
-	if r.owners8 != nil {
-		if o := r.owners8[h>>(r.oshift&63)]; o != mixed8 {
-			return r.ids[o]
-		}
+	if o, ok := r.cutOwner(h); ok {
+		return r.ids[o]
 	}
-	return r.ids[r.ownerOf(h)]
+	return r.ids[r.ownerExact(h)]
 }
 
 // LocateHash is Locate for a key whose position h (from KeyHash) is already
@@ -124,9 +119,13 @@ func (r *Ring) replicaCountError(n int) error {
 // at virtual node start, take the owner of each virtual node in ring order
 // if its zone is not taken yet; once every zone is taken (or the walk came
 // full circle), walk again from start taking every member not taken yet.
-// n must be in [1, Len()]. It needs no memory beyond dst: taken members are
-// recognised by scanning dst[base:].
+// n must be in [1, Len()]. Rings of up to 1024 members track what is taken
+// in bitsets on the stack; larger ones recognise taken members by scanning
+// dst[base:]. Neither allocates beyond dst.
 func (r *Ring) walk(start, n int, dst []string) []string {
+	if len(r.ids) <= 1024 {
+		return r.walkSmall(start, n, dst)
+	}
 	base := len(dst)
 	B := len(r.pos)
 	zones := 0
@@ -144,6 +143,37 @@ func (r *Ring) walk(start, n int, dst []string) []string {
 		id := r.ids[r.owner[i]]
 		if !slices.Contains(dst[base:], id) {
 			dst = append(dst, id)
+		}
+		if i++; i == B {
+			i = 0
+		}
+	}
+	return dst
+}
+
+// walkSmall is walk for rings of at most 1024 members (and so zones).
+func (r *Ring) walkSmall(start, n int, dst []string) []string {
+	var taken, zoneTaken [16]uint64
+	B := len(r.pos)
+	got, zones := 0, 0
+	for k, i := 0, start; k < B && zones < r.nzones && zones < n; k++ {
+		m := r.owner[i]
+		if z := r.zoneOf[m]; zoneTaken[z>>6]&(1<<(z&63)) == 0 {
+			zoneTaken[z>>6] |= 1 << (z & 63)
+			taken[m>>6] |= 1 << (m & 63)
+			dst = append(dst, r.ids[m])
+			zones++
+			got++
+		}
+		if i++; i == B {
+			i = 0
+		}
+	}
+	for k, i := 0, start; k < B && got < n; k++ {
+		if m := r.owner[i]; taken[m>>6]&(1<<(m&63)) == 0 {
+			taken[m>>6] |= 1 << (m & 63)
+			dst = append(dst, r.ids[m])
+			got++
 		}
 		if i++; i == B {
 			i = 0

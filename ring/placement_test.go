@@ -127,7 +127,7 @@ func TestErrors(t *testing.T) {
 		{"duplicate", []Member{good, {ID: "b", Weight: 1}, good}, DefaultConfig(), ErrDuplicateID},
 		{"zero weight", []Member{{ID: "a"}}, DefaultConfig(), ErrZeroWeight},
 		{"too many vnodes", []Member{{ID: "a", Weight: 1 << 9}}, big, ErrTooManyVNodes},
-		{"too many vnodes in total", []Member{{ID: "a", Weight: 200}, {ID: "b", Weight: 200}}, big, ErrTooManyVNodes},
+		{"too many vnodes in total", []Member{{ID: "a", Weight: 100}, {ID: "b", Weight: 100}}, big, ErrTooManyVNodes},
 		{"bad config", []Member{good}, Config{}, ErrInvalidConfig},
 	} {
 		_, err := New(c.members, c.cfg)

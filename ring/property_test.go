@@ -96,7 +96,10 @@ func TestFastPathEqualsWalk(t *testing.T) {
 			if got := r.LocateHash(h); got != ref {
 				t.Fatalf("LocateHash(%#x) = %q, walk %q", h, got, ref)
 			}
-			v := r.vnodeFor(h)
+			v := referenceVNode(r, h)
+			if got := r.vnodeFor(h); got != v {
+				t.Fatalf("vnodeFor(%#x) = %d, binary search %d", h, got, v)
+			}
 			for n := 1; n <= min(r.npref, r.Len()); n++ {
 				fast, _ = r.ReplicasHash(h, n, fast[:0])
 				slow = r.walk(v, n, slow[:0])
@@ -181,7 +184,7 @@ func sameRing(t *testing.T, what string, got, want *Ring) {
 	t.Helper()
 	if !slices.Equal(got.ids, want.ids) || !slices.Equal(got.pos, want.pos) || !slices.Equal(got.owner, want.owner) ||
 		!slices.Equal(got.prefs, want.prefs) || !slices.Equal(got.slots, want.slots) ||
-		!slices.Equal(got.owners, want.owners) || !slices.Equal(got.owners8, want.owners8) || got.npref != want.npref {
+		!slices.Equal(got.owners, want.owners) || !slices.Equal(got.cuts, want.cuts) || got.npref != want.npref {
 		t.Fatalf("%s differs from a ring built from scratch", what)
 	}
 }
@@ -248,6 +251,26 @@ func TestSortVNodes(t *testing.T) {
 			sortVNodes(vs)
 			if !slices.Equal(vs, want) {
 				t.Fatalf("n=%d: bucket sort differs from comparison sort", n)
+			}
+		}
+	}
+}
+
+// TestWalkLargeRing covers the walk used by rings of more than 1024 members,
+// which tracks taken members without bitsets.
+func TestWalkLargeRing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	cfg := DefaultConfig()
+	cfg.VNodesPerWeight = 2
+	cfg.PrecomputedReplicas = 1
+	r := mustNew(t, nodes(1100, 7), cfg)
+	var got []string
+	for _, h := range randomHashes(rng, 200) {
+		ref := referenceReplicas(r, h, 12)
+		for _, n := range []int{2, 7, 8, 12} {
+			got, _ = r.ReplicasHash(h, n, got[:0])
+			if !slices.Equal(got, ref[:n]) {
+				t.Fatalf("h=%#x n=%d: got %v, reference %v", h, n, got, ref[:n])
 			}
 		}
 	}

@@ -37,14 +37,16 @@ type Ring struct {
 	// mask lets the compiler drop its check for larger ones.
 	slots []uint32
 	shift uint
+	stb   uint // 64 - shift
 
 	total int // number of virtual nodes
 
-	// owners (or owners8, for fewer than 255 members) maps the top bits of
-	// a hash straight to a member: see table.go.
-	owners  []uint16
-	owners8 []uint8
-	oshift  uint
+	// cuts (fewer than 255 members) or owners maps the top bits of a hash
+	// straight to a member: see buildOwners.
+	cuts   []uint32
+	owners []uint16
+	oshift uint
+	otb    uint // 64 - oshift
 }
 
 // New builds a ring from members (in any order) and cfg. The members slice is

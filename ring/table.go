@@ -18,8 +18,6 @@ import (
 //     first candidate virtual node, flagged, and the lookup scans forward a
 //     few positions from there.
 
-const impure = 1 << 31
-
 // mixedOwners and mixed8 mark an owner-table slot whose hash interval is
 // split between several members.
 const (
@@ -29,17 +27,17 @@ const (
 
 // tableBits returns the sizes (log2) of the replica slot table and of the
 // owner table. Automatic sizing gives the slot table about 4 slots per
-// virtual node (at most 2^20 slots, 4 MiB) and the owner table about 32 (at
-// most 2^18 slots: 256 KiB, or 512 KiB for 255 members or more). For 10
-// members with 150 virtual nodes each that is 2^16 owner slots, of which
-// about 2% are mixed. An explicit Config.TableBits sets the slot table, and
-// the owner table gets three more bits.
+// virtual node (at most 2^20 slots, 4 MiB) and the owner table as many (at
+// most 2^21 slots: 8 MiB with 4-byte cut entries, 4 MiB with 2-byte ones).
+// For 10 members with 150 virtual nodes each that is 2^13 owner slots
+// (32 KiB), of which about 2% need the exact path. An explicit
+// Config.TableBits sets both.
 func tableBits(configured, vnodes int) (slots, owners int) {
 	if configured != 0 {
-		return configured, min(configured+3, MaxTableBits)
+		return configured, configured
 	}
 	l := bits.Len(uint(vnodes)*4 - 1)
-	return max(MinTableBits, min(l, 20)), max(MinTableBits, min(l+3, 18))
+	return max(MinTableBits, min(l, 20)), max(MinTableBits, min(l, 21))
 }
 
 // forSlots classifies the 2^tb slots of the hash space for a table builder.
@@ -73,29 +71,61 @@ func (r *Ring) forSlots(tb int, pure func(from, to, j int), mixedSlot func(s, j 
 	}
 }
 
+// Replica slot table entries: bits 0-22 hold a virtual node index j, bit 23
+// is the exact flag, bits 24-31 a cut. Without the flag, a hash whose top 8
+// offset bits within the slot are below the cut belongs to virtual node j,
+// above it to j+1 (wrapping); equal ones, and every hash of a flagged slot,
+// take the exact path: scan forward from j. A slot with no position inside
+// has cut 0xff (so only offsets 0xff.. take the exact path, where the scan
+// stops at once); a slot with exactly one position inside, pos[j], has the
+// top 8 bits of pos[j]'s offset as cut; others are flagged. Slots above the
+// last position are flagged with j = B-1, where the scan wraps to 0.
+const (
+	slotIndexMask = 1<<23 - 1
+	slotExact     = 1 << 23
+)
+
 func (r *Ring) buildSlots(tb int) {
 	r.shift = uint(64 - tb)
+	r.stb = uint(tb)
 	r.slots = make([]uint32, 1<<tb)
 	B := len(r.pos)
 	r.forSlots(tb, func(from, to, j int) {
-		v := uint32(j)
+		v := uint32(j) | 0xff<<24
 		if j == B {
-			v = 0
+			v = uint32(B-1) | slotExact
 		}
 		for s := from; s < to; s++ {
 			r.slots[s] = v
 		}
 	}, func(s, j int) {
-		r.slots[s] = uint32(j) | impure
+		lo := uint64(s) << r.shift
+		hi := lo + (1<<r.shift - 1)
+		if j+1 < B && r.pos[j+1] <= hi {
+			r.slots[s] = uint32(j) | slotExact
+			return
+		}
+		r.slots[s] = uint32(j) | uint32((r.pos[j]-lo)>>(r.shift-8))<<24
 	})
 }
 
-// buildOwners fills the owner table used by Locate: slot s holds the member
-// that owns the whole of its hash interval, or a "mixed" marker. Rings of
-// fewer than 255 members use one byte per slot (so 64 KiB covers 2^16
-// slots and stays in L2, usually L1), larger ones two.
+// buildOwners fills the owner table used by Locate.
+//
+// Rings of fewer than 255 members get the "cut" table: one uint32 per slot
+// holding two member indexes and a cut point, for slots in which the owner
+// changes at most once. Byte 0 is the owner below the cut (or mixed8 when the
+// owner changes more than once in the slot), byte 1 the owner from the cut
+// on, and the top 16 bits the cut: the top 16 bits of the change position's
+// offset within the slot. A lookup whose own top 16 offset bits differ from
+// the cut is decided by that comparison alone; an equal one (about one in
+// 65536) takes the exact path. Slots where the owner does not change have
+// both owners equal and cut 0.
+//
+// Larger rings get one uint16 per slot: the member owning the whole slot, or
+// mixedOwners.
 func (r *Ring) buildOwners(tb int) {
 	r.oshift = uint(64 - tb)
+	r.otb = uint(tb)
 	B := len(r.pos)
 	ownerAt := func(j int) uint16 {
 		if j == B {
@@ -103,43 +133,88 @@ func (r *Ring) buildOwners(tb int) {
 		}
 		return r.owner[j]
 	}
-	hiOf := func(s int) uint64 { return uint64(s)<<r.oshift + (1<<r.oshift - 1) }
-	t := make([]uint16, 1<<tb)
-	r.forSlots(tb, func(from, to, j int) {
-		o := ownerAt(j)
-		for s := from; s < to; s++ {
-			t[s] = o
-		}
-	}, func(s, j int) {
-		// Virtual nodes j, j+1, ... up to the first one above the slot's
-		// end own parts of it.
-		o, hi := ownerAt(j), hiOf(s)
-		for k := j; k < B && r.pos[k] <= hi; k++ {
-			if ownerAt(k+1) != o {
-				o = mixedOwners
-				break
-			}
-		}
-		t[s] = o
-	})
+	lo := func(s int) uint64 { return uint64(s) << r.oshift }
+	hi := func(s int) uint64 { return lo(s) + (1<<r.oshift - 1) }
 	if len(r.members) >= mixed8 {
-		r.owners = t
+		r.owners = make([]uint16, 1<<tb)
+		r.forSlots(tb, func(from, to, j int) {
+			o := ownerAt(j)
+			for s := from; s < to; s++ {
+				r.owners[s] = o
+			}
+		}, func(s, j int) {
+			// Virtual nodes j, j+1, ... up to the first one above the
+			// slot's end own parts of it.
+			o := ownerAt(j)
+			for k := j; k < B && r.pos[k] <= hi(s); k++ {
+				if ownerAt(k+1) != o {
+					o = mixedOwners
+					break
+				}
+			}
+			r.owners[s] = o
+		})
 		return
 	}
-	r.owners8 = make([]uint8, len(t))
-	for s, o := range t {
-		r.owners8[s] = uint8(o) // mixedOwners (0xffff) becomes mixed8 (0xff)
-	}
+	r.cuts = make([]uint32, 1<<tb)
+	r.forSlots(tb, func(from, to, j int) {
+		o := uint32(ownerAt(j))
+		for s := from; s < to; s++ {
+			r.cuts[s] = o | o<<8
+		}
+	}, func(s, j int) {
+		a := ownerAt(j)
+		b, cut, changes := a, uint64(0), 0
+		for k := j; k < B && r.pos[k] <= hi(s); k++ {
+			if next := ownerAt(k + 1); next != b {
+				// Positions from pos[k] on belong to virtual node k+1.
+				b, cut = next, (r.pos[k]-lo(s))>>(r.oshift-16)
+				changes++
+			}
+		}
+		switch changes {
+		case 0:
+			r.cuts[s] = uint32(a) | uint32(a)<<8
+		case 1:
+			r.cuts[s] = uint32(a) | uint32(b)<<8 | uint32(cut)<<16
+		default:
+			r.cuts[s] = mixed8
+		}
+	})
 }
 
 // ownerOf returns the member index that owns hash h.
 func (r *Ring) ownerOf(h uint64) int {
-	if r.owners8 != nil {
-		if o := r.owners8[h>>(r.oshift&63)]; o != mixed8 {
+	if o, ok := r.cutOwner(h); ok {
+		return o
+	}
+	return r.ownerExact(h)
+}
+
+// cutOwner answers from the cut table when it can. It is small enough to be
+// inlined into Locate.
+func (r *Ring) cutOwner(h uint64) (int, bool) {
+	if r.cuts == nil {
+		return 0, false
+	}
+	e := r.cuts[h>>(r.oshift&63)]
+	off := uint32((h << (r.otb & 63)) >> 48)
+	cut := e >> 16
+	if uint8(e) == mixed8 || off == cut {
+		return 0, false
+	}
+	if off > cut {
+		e >>= 8
+	}
+	return int(e & 0xff), true
+}
+
+// ownerExact is ownerOf without the cut table.
+func (r *Ring) ownerExact(h uint64) int {
+	if r.owners != nil {
+		if o := r.owners[h>>(r.oshift&63)]; o != mixedOwners {
 			return int(o)
 		}
-	} else if o := r.owners[h>>(r.oshift&63)]; o != mixedOwners {
-		return int(o)
 	}
 	return int(r.owner[r.vnodeFor(h)])
 }
@@ -148,18 +223,33 @@ func (r *Ring) ownerOf(h uint64) int {
 // position is greater than h, wrapping to 0.
 func (r *Ring) vnodeFor(h uint64) int {
 	e := r.slots[h>>(r.shift&63)]
-	if e&impure == 0 {
-		return int(e)
+	j := int(e & slotIndexMask)
+	if e&slotExact == 0 {
+		off, cut := uint32((h<<(r.stb&63))>>56), e>>24
+		if off < cut {
+			return j
+		}
+		if off > cut {
+			if j++; j == len(r.pos) {
+				return 0
+			}
+			return j
+		}
 	}
-	i := int(e &^ impure)
+	return r.scanFrom(j, h)
+}
+
+// scanFrom is the exact path of vnodeFor: the first virtual node at or after
+// j whose position is greater than h, wrapping to 0.
+func (r *Ring) scanFrom(j int, h uint64) int {
 	pos := r.pos
-	for i < len(pos) && pos[i] <= h {
-		i++
+	for j < len(pos) && pos[j] <= h {
+		j++
 	}
-	if i == len(pos) {
+	if j == len(pos) {
 		return 0
 	}
-	return i
+	return j
 }
 
 // buildPrefs computes, for every virtual node i, the first k entries of the
