@@ -70,11 +70,14 @@ func BenchmarkNew(b *testing.B) {
 			cfg.VNodesPerWeight = vnodes
 			b.Run(fmt.Sprintf("members=%d/vnodes=%d", members, vnodes), func(b *testing.B) {
 				b.ReportAllocs()
+				var r *Ring
 				for b.Loop() {
-					if _, err := New(ms, cfg); err != nil {
+					var err error
+					if r, err = New(ms, cfg); err != nil {
 						b.Fatal(err)
 					}
 				}
+				b.ReportMetric(float64(r.footprint())/(1<<20), "MiB/ring")
 			})
 		}
 	}

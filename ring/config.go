@@ -50,10 +50,11 @@ type Config struct {
 	// allocation-free). Memory: 2 bytes per virtual node per entry.
 	PrecomputedReplicas int
 
-	// TableBits is log2 of the number of slots in the lookup table that maps
-	// the top bits of a key hash to the ring. 0 picks a size automatically
-	// from the number of virtual nodes (about 4 slots per virtual node,
-	// capped at 2^20 slots).
+	// TableBits is log2 of the number of slots in each of the two lookup
+	// tables that map the top bits of a key hash to the ring (one for
+	// Locate, one for Replicas). 0 picks sizes automatically from the number
+	// of virtual nodes: about 4 slots per virtual node, capped at 2^21 and
+	// 2^20 slots (12 MiB together).
 	TableBits int
 }
 

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -365,4 +366,11 @@ func (r *Ring) Member(id string) (Member, bool) {
 
 func (r *Ring) index(id string) (int, bool) {
 	return slices.BinarySearch(r.ids, id)
+}
+
+// footprint returns the bytes held by the ring's arrays (not counting member
+// ID and zone strings), for BenchmarkNew's MiB/ring metric.
+func (r *Ring) footprint() int {
+	return len(r.members)*int(unsafe.Sizeof(Member{})) + len(r.ids)*16 + len(r.zoneOf)*2 +
+		len(r.pos)*8 + len(r.owner)*2 + len(r.prefs)*2 + len(r.slots)*4 + len(r.cuts)*4 + len(r.owners)*2
 }
