@@ -5,18 +5,20 @@ import (
 	"slices"
 )
 
-// This file builds the two acceleration structures of a ring. Both are pure
+// This file builds the acceleration structures of a ring. All are pure
 // functions of the sorted virtual nodes, so lookups through them return
 // exactly what a walk of the virtual node ring returns (TestFastPathEqualsWalk
-// checks that).
+// and TestReplicasProperties check that at every virtual node boundary).
 //
 //  1. prefs: for every virtual node, the first npref entries of its
 //     preference list (what walk returns for a key landing on it).
-//  2. slots: 2^bits entries, indexed by the top bits of a hash. A slot whose
-//     hash interval contains no virtual node position maps straight to the
-//     virtual node that owns the whole interval; any other slot holds the
-//     first candidate virtual node, flagged, and the lookup scans forward a
-//     few positions from there.
+//  2. slots (for Replicas): indexed by the top bits of a hash, each entry
+//     names the virtual node owning the slot, or the two sharing it and the
+//     cut between them; slots with more boundaries scan forward from their
+//     first candidate (see buildSlots).
+//  3. cuts or owners (for Locate): the same idea one step further, naming
+//     members instead of virtual nodes, so that most lookups read one table
+//     entry and no virtual node data (see buildOwners).
 
 // mixedOwners and mixed8 mark an owner-table slot whose hash interval is
 // split between several members.
