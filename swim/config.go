@@ -120,7 +120,7 @@ func DefaultLANConfig() Config {
 		IndirectChecks:              3,
 		SuspicionMult:               4,
 		SuspicionMaxTimeoutMult:     6,
-		UnreachableSuspicionTimeout: 2 * time.Second,
+		UnreachableSuspicionTimeout: 1500 * time.Millisecond,
 		AwarenessMaxMultiplier:      8,
 		GossipInterval:              200 * time.Millisecond,
 		GossipNodes:                 3,
@@ -146,7 +146,7 @@ func DefaultWANConfig() Config {
 	c.ProbeInterval = 5 * time.Second
 	c.ProbeTimeout = 3 * time.Second
 	c.SuspicionMult = 6
-	c.UnreachableSuspicionTimeout = 10 * time.Second
+	c.UnreachableSuspicionTimeout = 7500 * time.Millisecond
 	c.GossipInterval = 500 * time.Millisecond
 	c.GossipNodes = 4
 	c.GossipToTheDeadTime = 60 * time.Second

@@ -757,6 +757,7 @@ func (c *core) applySuspect(now time.Time, u *pb.Update) {
 		if u.GetUnreachable() && from != c.self.Name && !slices.Contains(c.urgent, name) {
 			if _, mine := m.susp.confirmers[c.self.Name]; !mine {
 				c.urgent = append(c.urgent, name)
+				c.expedite(now)
 			}
 		}
 		c.broadcast(now, u) // let others count this confirmation too
@@ -789,8 +790,21 @@ func (c *core) applySuspect(now time.Time, u *pb.Update) {
 		// A member that accepts connections but does not answer may just be
 		// paused; it gets the full Lifeguard timeout at the usual pace.
 		c.urgent = append(c.urgent, name)
+		c.expedite(now)
 	}
 	c.broadcast(now, u)
+}
+
+// expedite moves the next probe forward to now (or to the end of the probe
+// in flight). The probe rhythm shifts; no probe is added.
+func (c *core) expedite(now time.Time) {
+	at := now
+	if c.probe != nil {
+		at = c.probe.end
+	}
+	if at.Before(c.nextProbe) {
+		c.nextProbe = at
+	}
 }
 
 func suspicionMin(mult, n int, interval time.Duration) time.Duration {

@@ -44,26 +44,35 @@ func (l *failLog) record(observer, subject string) {
 	l.fails[observer][subject]++
 }
 
-func (l *failLog) reset() { l.mu.Lock(); l.fails = map[string]map[string]int{}; l.mu.Unlock() }
-
-// count sums failure events about subjects accepted by about, seen by
-// observers accepted by by.
-func (l *failLog) count(by, about func(string) bool) int {
+// tally counts distinct subjects accepted by about and their events, as
+// seen by observers accepted by by.
+func (l *failLog) tally(by, about func(string) bool) fp {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := 0
+	var out fp
+	victims := map[string]bool{}
 	for o, m := range l.fails {
 		if !by(o) {
 			continue
 		}
 		for s, c := range m {
 			if about(s) {
-				n += c
+				out.events += c
+				victims[s] = true
 			}
 		}
 	}
-	return n
+	out.victims = len(victims)
+	return out
 }
+
+func (l *failLog) snapshot() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprint(l.fails)
+}
+
+func (l *failLog) reset() { l.mu.Lock(); l.fails = map[string]map[string]int{}; l.mu.Unlock() }
 
 // ---- swim ----
 

@@ -42,6 +42,12 @@ type options struct {
 	only             string
 }
 
+// fp is a false-positive tally: distinct live members wrongly declared dead
+// and the failure events about them summed over all observers.
+type fp struct{ victims, events int }
+
+func (f fp) String() string { return fmt.Sprintf("%d (%d ev)", f.victims, f.events) }
+
 type result struct {
 	name                 string
 	n                    int
@@ -50,7 +56,7 @@ type result struct {
 	bootstrapOK          bool
 	killP50, killMax     time.Duration
 	killMissed           int
-	fp10, fp30, fpStall  int
+	fp10, fp30, fpStall  fp
 	idleBytes, cpuPerSec float64
 }
 
@@ -137,7 +143,7 @@ func printTable(rs []result) {
 		if r.killMissed > 0 {
 			kill += fmt.Sprintf(" (%d missed)", r.killMissed)
 		}
-		fmt.Printf("| %s | %d | %v | %v | %s | %s | %d | %d | %d | %.0f | %.2f |\n",
+		fmt.Printf("| %s | %d | %v | %v | %s | %s | %v | %v | %v | %.0f | %.2f |\n",
 			r.name, r.n, r.joinP50.Round(time.Millisecond), r.joinMax.Round(time.Millisecond), boot, kill,
 			r.fp10, r.fp30, r.fpStall, r.idleBytes, r.cpuPerSec)
 	}
@@ -296,13 +302,13 @@ func run(im impl, f *faults, fails *failLog, n int, o options) result {
 		f.setDrop(0)
 		// Judgements still pending when loss stops count too.
 		time.Sleep(5 * time.Second)
-		fp := fails.count(anyone, isLive)
+		fp := fails.tally(anyone, isLive)
 		if loss < 0.2 {
 			res.fp10 = fp
 		} else {
 			res.fp30 = fp
 		}
-		fmt.Fprintf(os.Stderr, "loss %.0f%%: %d false positives\n", loss*100, fp)
+		fmt.Fprintf(os.Stderr, "loss %.0f%%: %v false positives %v\n", loss*100, fp, fails.snapshot())
 		waitUntil(o.detectTimeout, converged)
 	}
 
@@ -320,9 +326,8 @@ func run(im impl, f *faults, fails *failLog, n int, o options) result {
 	f.resume(addrs[victim])
 	time.Sleep(o.stallObserve)
 	vname := nodeName(victim)
-	res.fpStall = fails.count(anyone, func(s string) bool { return s == vname }) +
-		fails.count(func(s string) bool { return s == vname }, isLive)
-	fmt.Fprintf(os.Stderr, "stall of %s: %d false positives %v\n", vname, res.fpStall, fails.fails)
+	res.fpStall = fails.tally(anyone, isLive)
+	fmt.Fprintf(os.Stderr, "stall of %s: %v false positives %v\n", vname, res.fpStall, fails.snapshot())
 	waitUntil(o.detectTimeout, converged)
 
 	// Idle traffic and CPU.
@@ -337,6 +342,6 @@ func run(im impl, f *faults, fails *failLog, n int, o options) result {
 	res.idleBytes = float64(b1-b0) / float64(len(live)) / secs
 	fmt.Fprintf(os.Stderr, "idle: packets %.0f B/node/s, streams %.0f B/node/s\n",
 		float64(f.packetBytes.Load()-p0)/float64(len(live))/secs, float64(f.streamBytes.Load()-s0)/float64(len(live))/secs)
-	res.cpuPerSec = float64((c1-c0).Milliseconds()) / float64(len(live)) / secs
+	res.cpuPerSec = float64((c1 - c0).Milliseconds()) / float64(len(live)) / secs
 	return res
 }
