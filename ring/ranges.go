@@ -159,6 +159,7 @@ func Diff(old, new *Ring, n int) ([]RangeChange, error) {
 	}
 
 	var out []RangeChange
+	var ids idArena
 	lastO, lastN := -1, -1 // virtual nodes of the last change emitted
 	emit := func(start, end uint64, vo, vn int) {
 		if same(vo, vn) {
@@ -172,8 +173,8 @@ func Diff(old, new *Ring, n int) ([]RangeChange, error) {
 		}
 		out = append(out, RangeChange{
 			Range: Range{start, end},
-			Old:   old.idList(op[vo*os : vo*os+no]),
-			New:   new.idList(np[vn*ns : vn*ns+nn]),
+			Old:   ids.list(old, op[vo*os:vo*os+no]),
+			New:   ids.list(new, np[vn*ns:vn*ns+nn]),
 		})
 		lastO, lastN = vo, vn
 	}
@@ -204,10 +205,19 @@ func Diff(old, new *Ring, n int) ([]RangeChange, error) {
 	}
 }
 
-func (r *Ring) idList(ms []uint16) []string {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = r.ids[m]
+// idArena hands out the Old and New lists of a Diff from shared chunks, so
+// that a diff of many ranges makes a few allocations instead of two per
+// range. Each list is a full slice expression: appending to one reallocates
+// instead of overwriting its neighbour.
+type idArena struct{ buf []string }
+
+func (a *idArena) list(r *Ring, ms []uint16) []string {
+	if cap(a.buf)-len(a.buf) < len(ms) {
+		a.buf = make([]string, 0, max(4096, len(ms)))
 	}
-	return out
+	l := len(a.buf)
+	for _, m := range ms {
+		a.buf = append(a.buf, r.ids[m])
+	}
+	return a.buf[l:len(a.buf):len(a.buf)]
 }

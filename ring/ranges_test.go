@@ -190,4 +190,14 @@ func TestDiffAddMember(t *testing.T) {
 		t.Errorf("moved %v of the ring, new member owns %v", moved, share)
 	}
 	t.Logf("%d ranges, %.4f of the ring moved (ideal 1/11 = %.4f)", len(changes), moved, 1.0/11)
+	// The lists share backing arrays; appending to one must not change the
+	// next.
+	if len(changes) > 1 {
+		next := slices.Clone(changes[1].Old)
+		_ = append(changes[0].Old, "x")
+		_ = append(changes[0].New, "x")
+		if !slices.Equal(changes[1].Old, next) {
+			t.Error("appending to one change's list overwrote the next")
+		}
+	}
 }
