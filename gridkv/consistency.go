@@ -20,6 +20,14 @@ const (
 	Quorum
 	// All needs every replica in the preference list.
 	All
+	// Linearizable makes reads and writes of a key linearizable (ABD,
+	// multi-writer): a write first reads the highest version from a majority
+	// of the key's replicas, then writes a greater one to a majority; a read
+	// collects versions from a majority and writes the newest back to a
+	// majority before returning. It costs one extra round trip per call and
+	// uses only the key's own replicas (no stand-ins). See the package
+	// documentation for its conditions.
+	Linearizable
 )
 
 // String returns the level's name.
@@ -33,11 +41,13 @@ func (c Consistency) String() string {
 		return "QUORUM"
 	case All:
 		return "ALL"
+	case Linearizable:
+		return "LINEARIZABLE"
 	}
 	return fmt.Sprintf("Consistency(%d)", uint8(c))
 }
 
-// ParseConsistency parses "ONE", "QUORUM" or "ALL" (any case).
+// ParseConsistency parses "ONE", "QUORUM", "ALL" or "LINEARIZABLE".
 func ParseConsistency(s string) (Consistency, error) {
 	switch s {
 	case "ONE", "one", "One":
@@ -46,6 +56,8 @@ func ParseConsistency(s string) (Consistency, error) {
 		return Quorum, nil
 	case "ALL", "all", "All":
 		return All, nil
+	case "LINEARIZABLE", "linearizable", "Linearizable":
+		return Linearizable, nil
 	}
 	return Default, fmt.Errorf("%w: unknown consistency level %q", ErrInvalidOptions, s)
 }
@@ -122,6 +134,11 @@ func (n *Node) quorums(opts []CallOption) (callOptions, int, int, error) {
 		w, r = n.opts.WriteQuorum, n.opts.ReadQuorum
 	case All:
 		w, r = N, N
+	case Linearizable:
+		w, r = N/2+1, N/2+1
+		if o.w != 0 || o.r != 0 {
+			return o, 0, 0, fmt.Errorf("%w: LINEARIZABLE uses majorities; explicit W/R are not allowed", ErrInvalidOptions)
+		}
 	default:
 		return o, 0, 0, fmt.Errorf("%w: unknown consistency level %d", ErrInvalidOptions, c)
 	}

@@ -37,28 +37,34 @@ func (n *Node) checkKey(key string) error {
 // applied by some replicas (and will then spread through repair).
 func (n *Node) Set(ctx context.Context, key string, value []byte, opts ...CallOption) error {
 	start := time.Now()
-	err := n.set(ctx, key, value, opts)
+	_, err := n.set(ctx, key, value, opts)
 	n.record(opSet, start, err)
 	return err
 }
 
-func (n *Node) set(ctx context.Context, key string, value []byte, opts []CallOption) error {
+// set writes value and returns the version it was written with (also when
+// the write failed: it may have been applied).
+func (n *Node) set(ctx context.Context, key string, value []byte, opts []CallOption) (storage.Version, error) {
 	if err := n.checkKey(key); err != nil {
-		return err
+		return storage.Version{}, err
 	}
 	if len(value) > n.opts.MaxValueSize {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrValueTooLarge, len(value), n.opts.MaxValueSize)
+		return storage.Version{}, fmt.Errorf("%w: %d bytes, limit %d", ErrValueTooLarge, len(value), n.opts.MaxValueSize)
 	}
 	o, w, _, err := n.quorums(opts)
 	if err != nil {
-		return err
+		return storage.Version{}, err
 	}
-	ts := n.clock.Now()
-	e := storage.Entry{Value: value, Version: makeVersion(ts, n.tiebreak)}
+	var e storage.Entry
+	e.Value = value
 	if o.ttl > 0 {
 		e.Expiry = n.clock.WallNow() + int64(o.ttl)
 	}
-	return n.replicate(ctx, OpSet, key, e, w)
+	if o.consistency == Linearizable {
+		return n.linearWrite(ctx, OpSet, key, e)
+	}
+	e.Version = makeVersion(n.clock.Now(), n.tiebreak)
+	return e.Version, n.replicate(ctx, OpSet, key, e, w)
 }
 
 // Delete removes key by writing a tombstone to the key's replicas.
@@ -73,8 +79,12 @@ func (n *Node) del(ctx context.Context, key string, opts []CallOption) error {
 	if err := n.checkKey(key); err != nil {
 		return err
 	}
-	_, w, _, err := n.quorums(opts)
+	o, w, _, err := n.quorums(opts)
 	if err != nil {
+		return err
+	}
+	if o.consistency == Linearizable {
+		_, err := n.linearWrite(ctx, OpDelete, key, storage.Entry{Tombstone: true})
 		return err
 	}
 	e := storage.Entry{Version: makeVersion(n.clock.Now(), n.tiebreak), Tombstone: true}
@@ -307,7 +317,7 @@ func (n *Node) Get(ctx context.Context, key string, opts ...CallOption) ([]byte,
 	// R=1 and this node is a replica: answer locally, no network. Its
 	// latency is sampled (1 in 8): two clock reads would cost as much as the
 	// read itself.
-	if r == 1 && st.prev == nil && slices.Contains(prefs, n.id) {
+	if r == 1 && o.consistency != Linearizable && st.prev == nil && slices.Contains(prefs, n.id) {
 		sample := n.met.localReads.Add(1)&7 == 0
 		var start time.Time
 		if sample {
@@ -324,7 +334,12 @@ func (n *Node) Get(ctx context.Context, key string, opts ...CallOption) ([]byte,
 		return v, err
 	}
 	start := time.Now()
-	v, err := n.quorumRead(ctx, st, key, prefs, r, o)
+	var v []byte
+	if o.consistency == Linearizable {
+		v, err = n.linearRead(ctx, st, key, prefs)
+	} else {
+		v, err = n.quorumRead(ctx, st, key, prefs, r, o)
+	}
 	n.record(opGet, start, err)
 	return v, err
 }
@@ -341,7 +356,7 @@ func (n *Node) quorumRead(ctx context.Context, st *ringState, key string, prefs 
 			continue
 		}
 		asked++
-		n.sendGet(st, id, key, payload, results)
+		n.sendGet(st, id, key, payload, false, results)
 	}
 	if asked < r {
 		// Not enough live replicas: fail fast instead of waiting.
@@ -428,7 +443,7 @@ func (n *Node) readPrevious(ctx context.Context, st *ringState, key string, pref
 			continue
 		}
 		asked++
-		n.sendGet(st, id, key, payload, results)
+		n.sendGet(st, id, key, payload, false, results)
 	}
 	var answers []replicaResult
 	for range asked {
@@ -444,8 +459,12 @@ func (n *Node) readPrevious(ctx context.Context, st *ringState, key string, pref
 	return newestOf(answers)
 }
 
-func (n *Node) sendGet(st *ringState, id, key string, payload []byte, results chan<- replicaResult) {
+func (n *Node) sendGet(st *ringState, id, key string, payload []byte, strict bool, results chan<- replicaResult) {
 	if id == n.id {
+		if strict && n.recovering.Load() {
+			results <- replicaResult{target: id, err: errRecovering}
+			return
+		}
 		e, err := n.store.GetEntry(keyBytes(key), nil)
 		if err == storage.ErrNotFound {
 			results <- replicaResult{target: id}

@@ -25,6 +25,9 @@ func (n *Node) handlePut(_ context.Context, _ string, payload []byte) ([]byte, e
 	if len(req.Entries) > maxBatch {
 		return nil, fmt.Errorf("%w: %d entries in one request", errBadMessage, len(req.Entries))
 	}
+	if req.Strict && n.recovering.Load() {
+		return nil, errRecovering
+	}
 	applied := uint32(0)
 	for _, ke := range req.Entries {
 		e, err := fromWire(ke.Entry)
@@ -61,6 +64,9 @@ func (n *Node) handleGet(_ context.Context, _ string, payload []byte) ([]byte, e
 	}
 	if err := n.observe(req.Clock); err != nil {
 		return nil, err
+	}
+	if req.Strict && n.recovering.Load() {
+		return nil, errRecovering
 	}
 	resp := &wire.GetResponse{Clock: encodeClock(n.clock.Last())}
 	e, err := n.store.GetEntry(req.Key, nil)

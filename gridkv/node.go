@@ -61,6 +61,11 @@ type Node struct {
 	once     sync.Once
 	aeNext   atomic.Uint64 // round-robin cursor over anti-entropy peers
 	rebal    *rebalancer
+	// recovering is set while a node that joined an existing cluster has
+	// not yet synchronised its ranges with every peer: until then it takes
+	// no part in LINEARIZABLE quorums (it may have lost acknowledged writes
+	// in a restart).
+	recovering atomic.Bool
 }
 
 // New starts a node: it opens local storage, listens (or uses
@@ -164,6 +169,7 @@ func New(opts Options) (*Node, error) {
 	if len(opts.Seeds) == 0 {
 		close(n.ready)
 	} else {
+		n.recovering.Store(true)
 		n.start(func() { n.joinLoop() })
 	}
 	return n, nil
@@ -219,6 +225,7 @@ func (n *Node) joinLoop() {
 		if err == nil && joined > 0 {
 			n.log.Info("joined cluster", zap.Int("contacted", joined))
 			close(n.ready)
+			n.recover()
 			return
 		}
 		n.log.Debug("join failed, retrying", zap.Error(err), zap.Duration("backoff", backoff))

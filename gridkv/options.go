@@ -170,7 +170,7 @@ func (o *Options) Validate() error {
 		return bad("WriteQuorum %d outside 1..N=%d", o.WriteQuorum, N)
 	case o.ReadQuorum < 0 || o.ReadQuorum > N:
 		return bad("ReadQuorum %d outside 1..N=%d", o.ReadQuorum, N)
-	case o.Consistency > All:
+	case o.Consistency > Linearizable:
 		return bad("unknown Consistency %d", o.Consistency)
 	case o.RequestTimeout <= 0:
 		return bad("RequestTimeout must be positive")

@@ -203,10 +203,13 @@ func (x *Range) GetEnd() uint64 {
 // hint_for is set, the receiver is standing in for that node: it keeps the
 // entries as hints and hands them over when the node is reachable again.
 type PutRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Clock         []byte                 `protobuf:"bytes,1,opt,name=clock,proto3" json:"clock,omitempty"` // sender's hlc timestamp, 12 bytes
-	Entries       []*KeyEntry            `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
-	HintFor       string                 `protobuf:"bytes,3,opt,name=hint_for,json=hintFor,proto3" json:"hint_for,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Clock   []byte                 `protobuf:"bytes,1,opt,name=clock,proto3" json:"clock,omitempty"` // sender's hlc timestamp, 12 bytes
+	Entries []*KeyEntry            `protobuf:"bytes,2,rep,name=entries,proto3" json:"entries,omitempty"`
+	HintFor string                 `protobuf:"bytes,3,opt,name=hint_for,json=hintFor,proto3" json:"hint_for,omitempty"`
+	// strict marks a LINEARIZABLE write: a replica still recovering its data
+	// after a restart refuses it, so it cannot count towards a quorum.
+	Strict        bool `protobuf:"varint,4,opt,name=strict,proto3" json:"strict,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -262,6 +265,13 @@ func (x *PutRequest) GetHintFor() string {
 	return ""
 }
 
+func (x *PutRequest) GetStrict() bool {
+	if x != nil {
+		return x.Strict
+	}
+	return false
+}
+
 type PutResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Clock         []byte                 `protobuf:"bytes,1,opt,name=clock,proto3" json:"clock,omitempty"`
@@ -315,9 +325,11 @@ func (x *PutResponse) GetApplied() uint32 {
 }
 
 type GetRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Clock         []byte                 `protobuf:"bytes,1,opt,name=clock,proto3" json:"clock,omitempty"`
-	Key           []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Clock []byte                 `protobuf:"bytes,1,opt,name=clock,proto3" json:"clock,omitempty"`
+	Key   []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// strict marks a LINEARIZABLE read (see PutRequest.strict).
+	Strict        bool `protobuf:"varint,3,opt,name=strict,proto3" json:"strict,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -364,6 +376,13 @@ func (x *GetRequest) GetKey() []byte {
 		return x.Key
 	}
 	return nil
+}
+
+func (x *GetRequest) GetStrict() bool {
+	if x != nil {
+		return x.Strict
+	}
+	return false
 }
 
 type GetResponse struct {
@@ -825,19 +844,21 @@ const file_wire_proto_rawDesc = "" +
 	"\x05entry\x18\x02 \x01(\v2\x15.gridkv.wire.v1.EntryR\x05entry\"/\n" +
 	"\x05Range\x12\x14\n" +
 	"\x05start\x18\x01 \x01(\x04R\x05start\x12\x10\n" +
-	"\x03end\x18\x02 \x01(\x04R\x03end\"q\n" +
+	"\x03end\x18\x02 \x01(\x04R\x03end\"\x89\x01\n" +
 	"\n" +
 	"PutRequest\x12\x14\n" +
 	"\x05clock\x18\x01 \x01(\fR\x05clock\x122\n" +
 	"\aentries\x18\x02 \x03(\v2\x18.gridkv.wire.v1.KeyEntryR\aentries\x12\x19\n" +
-	"\bhint_for\x18\x03 \x01(\tR\ahintFor\"=\n" +
+	"\bhint_for\x18\x03 \x01(\tR\ahintFor\x12\x16\n" +
+	"\x06strict\x18\x04 \x01(\bR\x06strict\"=\n" +
 	"\vPutResponse\x12\x14\n" +
 	"\x05clock\x18\x01 \x01(\fR\x05clock\x12\x18\n" +
-	"\aapplied\x18\x02 \x01(\rR\aapplied\"4\n" +
+	"\aapplied\x18\x02 \x01(\rR\aapplied\"L\n" +
 	"\n" +
 	"GetRequest\x12\x14\n" +
 	"\x05clock\x18\x01 \x01(\fR\x05clock\x12\x10\n" +
-	"\x03key\x18\x02 \x01(\fR\x03key\"f\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12\x16\n" +
+	"\x06strict\x18\x03 \x01(\bR\x06strict\"f\n" +
 	"\vGetResponse\x12\x14\n" +
 	"\x05clock\x18\x01 \x01(\fR\x05clock\x12\x14\n" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12+\n" +
