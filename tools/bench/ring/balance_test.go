@@ -3,7 +3,6 @@ package ringbench
 import (
 	"strconv"
 	"testing"
-
 )
 
 // locator is the one question every library answers: the owner of a key.

@@ -14,7 +14,7 @@ var sink atomic.Int64
 func BenchmarkRingLocate(b *testing.B) {
 	keys, bkeys := benchKeys()
 	const mask = numKeys - 1
-	b.Run("impl=gridkv", func(b *testing.B) {
+	b.Run("gridkv", func(b *testing.B) {
 		r := newGridKV(members, vnodes, 0)
 		b.ReportAllocs()
 		n := 0
@@ -23,7 +23,7 @@ func BenchmarkRingLocate(b *testing.B) {
 		}
 		sink.Add(int64(n))
 	})
-	b.Run("impl=gridkv-default", func(b *testing.B) {
+	b.Run("gridkv-default", func(b *testing.B) {
 		r := newGridKV(members, 0, 0)
 		b.ReportAllocs()
 		n := 0
@@ -32,7 +32,7 @@ func BenchmarkRingLocate(b *testing.B) {
 		}
 		sink.Add(int64(n))
 	})
-	b.Run("impl=buraksezer", func(b *testing.B) {
+	b.Run("buraksezer", func(b *testing.B) {
 		c := newBuraksezer(members)
 		b.ReportAllocs()
 		n := 0
@@ -41,7 +41,7 @@ func BenchmarkRingLocate(b *testing.B) {
 		}
 		sink.Add(int64(n))
 	})
-	b.Run("impl=groupcache", func(b *testing.B) {
+	b.Run("groupcache", func(b *testing.B) {
 		m := newGroupcache(members)
 		b.ReportAllocs()
 		n := 0
@@ -50,7 +50,7 @@ func BenchmarkRingLocate(b *testing.B) {
 		}
 		sink.Add(int64(n))
 	})
-	b.Run("impl=xxhash", func(b *testing.B) {
+	b.Run("xxhash", func(b *testing.B) {
 		b.ReportAllocs()
 		var h uint64
 		for i := 0; b.Loop(); i++ {
@@ -78,23 +78,23 @@ func BenchmarkRingLocateParallel(b *testing.B) {
 			sink.Add(int64(n))
 		})
 	}
-	b.Run("impl=gridkv", func(b *testing.B) {
+	b.Run("gridkv", func(b *testing.B) {
 		r := newGridKV(members, vnodes, 0)
 		run(b, func(i int) int { return len(r.Locate(keys[i])) })
 	})
-	b.Run("impl=gridkv-default", func(b *testing.B) {
+	b.Run("gridkv-default", func(b *testing.B) {
 		r := newGridKV(members, 0, 0)
 		run(b, func(i int) int { return len(r.Locate(keys[i])) })
 	})
-	b.Run("impl=buraksezer", func(b *testing.B) {
+	b.Run("buraksezer", func(b *testing.B) {
 		c := newBuraksezer(members)
 		run(b, func(i int) int { return len(c.LocateKey(bkeys[i]).String()) })
 	})
-	b.Run("impl=groupcache", func(b *testing.B) {
+	b.Run("groupcache", func(b *testing.B) {
 		m := newGroupcache(members)
 		run(b, func(i int) int { return len(m.Get(keys[i])) })
 	})
-	b.Run("impl=xxhash", func(b *testing.B) {
+	b.Run("xxhash", func(b *testing.B) {
 		run(b, func(i int) int { return int(xxhash.Sum64String(keys[i]) & 1) })
 	})
 }
@@ -122,10 +122,10 @@ func BenchmarkRingReplicas3(b *testing.B) {
 			sink.Add(int64(n))
 		}
 	}
-	b.Run("impl=gridkv", gridkv(members, vnodes, 0))
-	b.Run("impl=gridkv-zones", gridkv(members, vnodes, 3))
-	b.Run("impl=gridkv-default", gridkv(members, 0, 0))
-	b.Run("impl=buraksezer", func(b *testing.B) {
+	b.Run("gridkv", gridkv(members, vnodes, 0))
+	b.Run("gridkv-zones", gridkv(members, vnodes, 3))
+	b.Run("gridkv-default", gridkv(members, 0, 0))
+	b.Run("buraksezer", func(b *testing.B) {
 		c := newBuraksezer(members)
 		b.ReportAllocs()
 		n := 0
