@@ -2,6 +2,7 @@ package gridkv
 
 import (
 	"context"
+	"math/bits"
 	"errors"
 	"fmt"
 	"sync"
@@ -94,6 +95,15 @@ func New(opts Options) (*Node, error) {
 	scfg.MaxKeySize = opts.MaxKeySize
 	scfg.MaxValueSize = opts.MaxValueSize
 	scfg.MemoryLimit = opts.MemoryLimit
+	if opts.MemoryLimit > 0 {
+		// Each shard gets an equal slice of the limit and must hold the
+		// largest entry twice over; use fewer shards for small limits.
+		largest := int64(opts.MaxKeySize+opts.MaxValueSize) + storage.EntryOverhead
+		for scfg.Shards > 1 && opts.MemoryLimit/int64(scfg.Shards) < 2*largest {
+			scfg.Shards /= 2
+		}
+		scfg.DigestBits = max(scfg.DigestBits, bits.Len(uint(scfg.Shards))-1)
+	}
 	scfg.TombstoneGrace = opts.TombstoneGrace
 	if opts.WallClock != nil {
 		scfg.Clock = wallClock(opts.WallClock)
