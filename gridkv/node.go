@@ -2,9 +2,9 @@ package gridkv
 
 import (
 	"context"
-	"math/bits"
 	"errors"
 	"fmt"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
