@@ -47,6 +47,30 @@
 //     refilled by hinted handoff, anti-entropy and read repair; a key whose
 //     every replica restarted is gone.
 //
+// # LINEARIZABLE
+//
+// WithConsistency(Linearizable) makes the operations of a key linearizable,
+// using ABD (Attiya, Bar-Noy, Dolev; multi-writer variant) over the key's
+// own replicas, with majorities of N:
+//
+//   - Set and Delete read the versions held by a majority, then write a
+//     version greater than all of them to a majority: two round trips.
+//   - Get reads from a majority; if the majority does not already agree on
+//     the newest version, it writes that version back to a majority before
+//     returning: one round trip, two when replicas disagree.
+//
+// Conditions: it holds while the ring is stable during an operation (a
+// member that fails keeps its ranges for Options.HintWindow, so crashes and
+// partitions do not change the ring; joins and leaves do). Stand-ins and
+// hints never count towards its majorities (no sloppy quorum). A node that
+// joins an existing cluster (for instance after a restart, which empties
+// its memory) answers LINEARIZABLE requests only after it has synchronised
+// every range with every peer. A node whose clock is more than
+// MaxClockOffset ahead is refused, so its operations fail rather than win.
+// The repository's fault-injection harness (robustness_test.go) checks the
+// histories with porcupine under crashes, partitions, loss, duplication,
+// reordering, clock skew and stalls.
+//
 // # Data path
 //
 // Set: validate → hlc.Now → version → ring.Replicas(key, N) over the current
