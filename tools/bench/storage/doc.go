@@ -5,7 +5,15 @@
 // Run from the tools module:
 //
 //	go test ./bench/storage -run '^$' -bench . -benchmem -count 6 | tee new.txt
-//	benchstat -col /impl new.txt
+//	benchstat new.txt
+//
+// Sub-benchmarks are named Benchmark<Op>/<distribution>/<implementation>,
+// so that the implementations of one comparison run back to back under the
+// same machine load. Each implementation's store is filled once per process
+// and reused by every benchmark. Extra metrics: misses/op (reads that found
+// nothing; 0 unless a cache dropped entries) and, for gridkv, applied/write
+// (writes whose version won last-write-wins; gridkv versions writes with the
+// wall clock plus a per-goroutine tie-breaker, as gridkv's HLC would).
 //
 // Every benchmark uses 1,048,576 keys of 16 to 24 bytes and 64-byte values,
 // b.RunParallel with GOMAXPROCS goroutines (2 on the reference machine), and

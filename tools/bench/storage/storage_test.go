@@ -278,18 +278,20 @@ func storeFor(b *testing.B, im implementation) store {
 	return s
 }
 
-// run benchmarks one implementation: every writeEvery-th operation is a
-// write (0: reads only, 1: writes only).
+// run benchmarks every implementation: every writeEvery-th operation is a
+// write (0: reads only, 1: writes only). The distribution is the outer loop
+// so that the implementations compared with each other run back to back,
+// under the same machine load.
 func run(b *testing.B, writeEvery int) {
 	d := data()
-	for _, im := range impls {
-		b.Run(im.name, func(b *testing.B) {
-			for _, dist := range []string{"uniform", "zipf"} {
-				seq := d.uniform
-				if dist == "zipf" {
-					seq = d.zipf
-				}
-				b.Run(dist, func(b *testing.B) {
+	for _, dist := range []string{"uniform", "zipf"} {
+		seq := d.uniform
+		if dist == "zipf" {
+			seq = d.zipf
+		}
+		b.Run(dist, func(b *testing.B) {
+			for _, im := range impls {
+				b.Run(im.name, func(b *testing.B) {
 					s := storeFor(b, im)
 					var ids, misses atomic.Int64
 					gridkvApplied.Store(0)
