@@ -250,24 +250,30 @@ func (c *serverConn) Read(p []byte) (int, error) {
 		c.mu.Unlock()
 		signal(c.turn)
 
-		var timeout <-chan time.Time
-		if !dl.IsZero() {
-			d := time.Until(dl)
-			if d <= 0 {
-				c.setWaiting(false)
-				return 0, os.ErrDeadlineExceeded
-			}
-			t := time.NewTimer(d)
-			defer t.Stop()
-			timeout = t.C
+		if err := c.waitInput(dl); err != nil {
+			return 0, err
 		}
-		select {
-		case <-c.wake:
-			c.setWaiting(false)
-		case <-timeout:
-			c.setWaiting(false)
-			return 0, os.ErrDeadlineExceeded
-		}
+	}
+}
+
+// waitInput blocks until input arrives, the stream closes, or the deadline.
+func (c *serverConn) waitInput(dl time.Time) error {
+	defer c.setWaiting(false)
+	if dl.IsZero() {
+		<-c.wake
+		return nil
+	}
+	d := time.Until(dl)
+	if d <= 0 {
+		return os.ErrDeadlineExceeded
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.wake:
+		return nil
+	case <-t.C:
+		return os.ErrDeadlineExceeded
 	}
 }
 
