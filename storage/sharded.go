@@ -176,17 +176,18 @@ func (s *Sharded) put(sh *shard, h uint64, key []byte, e *Entry) (bool, error) {
 	if e.Tombstone {
 		val = nil
 	}
-	if err := s.write(sh, h, pos, ref, found, key, val, e.Version, e.Expiry, e.Tombstone, now, 0); err != nil {
+	if _, err := s.write(sh, h, pos, ref, found, key, val, e.Version, e.Expiry, e.Tombstone, now, 0); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
 // write stores an entry in slot pos (holding oldRef if found, else empty),
-// reusing the old chunk when the size class is unchanged, and updates the
-// accounting, digest, tombstone count and due queue.
+// reusing the old chunk when the size class is unchanged, updates the
+// accounting, digest, tombstone count and due queue, and returns the
+// entry's ref.
 func (s *Sharded) write(sh *shard, h uint64, pos int, oldRef uint32, found bool,
-	key, val []byte, v Version, expiry int64, tomb bool, deletedAt int64, extraFlags byte) error {
+	key, val []byte, v Version, expiry int64, tomb bool, deletedAt int64, extraFlags byte) (uint32, error) {
 	storedLen := len(val)
 	if tomb {
 		storedLen = tombstoneValueLen
@@ -211,7 +212,7 @@ func (s *Sharded) write(sh *shard, h uint64, pos int, oldRef uint32, found bool,
 	if ref == 0 {
 		r, err := sh.alloc(class, size)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		ref = r
 		copy(sh.chunk(ref)[hdrSize:], key)
@@ -247,20 +248,29 @@ func (s *Sharded) write(sh *shard, h uint64, pos int, oldRef uint32, found bool,
 			sh.tombstones--
 		}
 	}
+	// Due-queue invariant: an entry with a deadline has an item with its ref
+	// and a unit no later than its deadline's. Items may be early (the
+	// sweeper re-queues them), never late, so a write that keeps the ref and
+	// does not bring the deadline forward (a TTL refresh) pushes nothing.
 	newDeadline := s.deadline(c)
 	if found && oldDeadline != 0 {
 		sh.deadlines--
 	}
 	if newDeadline != 0 {
 		sh.deadlines++
-		if u := s.unit(newDeadline); ref != oldRef || oldDeadline == 0 || u != s.unit(oldDeadline) {
-			sh.pushDue(u, ref)
-			if len(sh.due) > sh.compactDue {
-				s.compactDueQueue(sh)
-			}
+		if ref != oldRef || oldDeadline == 0 || s.unit(newDeadline) < s.unit(oldDeadline) {
+			s.schedule(sh, newDeadline, ref)
 		}
 	}
-	return nil
+	return ref, nil
+}
+
+// schedule pushes a due item, compacting the queue when stale items pile up.
+func (s *Sharded) schedule(sh *shard, deadline int64, ref uint32) {
+	sh.pushDue(s.unit(deadline), ref)
+	if len(sh.due) > sh.compactDue {
+		s.compactDueQueue(sh)
+	}
 }
 
 // remove deletes the entry in slot pos (holding ref) from the shard.
@@ -293,7 +303,16 @@ func (s *Sharded) expire(sh *shard, h uint64, pos int, ref uint32, now int64) bo
 	key := chunkKey(c)
 	// write copies key into a new chunk before releasing this one, or keeps
 	// this chunk (and its key) when the size class is unchanged.
-	return s.write(sh, h, pos, ref, true, key, nil, chunkVersion(c), exp, true, exp, flagExpired) == nil
+	newRef, err := s.write(sh, h, pos, ref, true, key, nil, chunkVersion(c), exp, true, exp, flagExpired)
+	if err != nil {
+		return false
+	}
+	if newRef == ref {
+		// The item that led here was popped; write saw a later deadline on
+		// the same ref and queued nothing.
+		s.schedule(sh, s.deadline(sh.chunk(ref)), ref)
+	}
+	return true
 }
 
 // makeRoom evicts until need more bytes fit under the shard's limit. The
@@ -578,34 +597,45 @@ func (s *Sharded) Sweep() SweepStats {
 	return st
 }
 
-// handleDue acts on a popped due item if it still describes the entry at ref.
+// handleDue acts on a popped due item: it expires or purges the entry at
+// ref if its deadline has passed, re-queues it if its deadline is later (the
+// item was early), and drops the item if the chunk holds no entry with a
+// deadline.
 func (s *Sharded) handleDue(sh *shard, ref uint32, now int64, st *SweepStats) {
 	if !sh.valid(ref) {
 		return
 	}
 	c := sh.chunk(ref)
+	d := s.deadline(c)
+	if d == 0 {
+		return
+	}
+	if d > now {
+		s.schedule(sh, d, ref)
+		return
+	}
 	key := chunkKey(c)
 	h := s.hash(key)
 	pos, r, ok := sh.find(uint32(h), key)
 	if !ok || r != ref {
-		return
+		return // unreachable: live chunks are always indexed
 	}
 	if chunkTomb(c) {
-		if s.deadline(c) <= now {
-			s.remove(sh, h, pos, ref)
-			sh.purged++
-			st.Purged++
-		}
+		s.remove(sh, h, pos, ref)
+		sh.purged++
+		st.Purged++
 		return
 	}
-	if exp := chunkExpiry(c); exp != 0 && exp <= now && s.expire(sh, h, pos, ref, now) {
+	if s.expire(sh, h, pos, ref, now) {
 		sh.expired++
 		st.Expired++
 	}
 }
 
-// compactDueQueue drops stale due items (whose entry is gone or has another
-// deadline now) and rebuilds the heap.
+// compactDueQueue drops the items that no longer serve the queue invariant
+// (chunk free, or holding no deadline, or a deadline earlier than the item's
+// unit, which has its own item) and rebuilds the heap. It looks only at
+// chunk headers.
 func (s *Sharded) compactDueQueue(sh *shard) {
 	kept := sh.due[:0]
 	for _, it := range sh.due {
@@ -613,12 +643,7 @@ func (s *Sharded) compactDueQueue(sh *shard) {
 		if !sh.valid(ref) {
 			continue
 		}
-		c := sh.chunk(ref)
-		key := chunkKey(c)
-		if _, r, ok := sh.find(uint32(s.hash(key)), key); !ok || r != ref {
-			continue
-		}
-		if d := s.deadline(c); d == 0 || s.unit(d) != uint32(it>>32) {
+		if d := s.deadline(sh.chunk(ref)); d == 0 || uint32(it>>32) > s.unit(d) {
 			continue
 		}
 		kept = append(kept, it)
