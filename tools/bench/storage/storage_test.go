@@ -297,6 +297,7 @@ func run(b *testing.B, writeEvery int) {
 					gridkvApplied.Store(0)
 					b.ReportAllocs()
 					b.SetParallelism(1)
+					cpu0 := processCPU()
 					b.ResetTimer()
 					b.RunParallel(func(pb *testing.PB) {
 						id := int(ids.Add(1))
@@ -318,6 +319,12 @@ func run(b *testing.B, writeEvery int) {
 						misses.Add(int64(missed))
 					})
 					b.StopTimer()
+					// CPU time of the whole process (all goroutines, GC
+					// included) per operation: much less sensitive than
+					// ns/op to other processes competing for the cores.
+					if cpu := processCPU() - cpu0; cpu > 0 {
+						b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+					}
 					if writeEvery != 1 {
 						b.ReportMetric(float64(misses.Load())/float64(b.N), "misses/op")
 					}
