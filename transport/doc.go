@@ -71,6 +71,11 @@
 //   - The hello's advertised address is what handlers see as "from". With
 //     no Key it is not authenticated; with a Key it is bound to the
 //     connection keys, but any key holder can claim any address.
+//   - Idle closing races with a new request, as in any keep-alive
+//     protocol: a request sent just as the peer closes the connection for
+//     idleness fails with ErrConnClosed and may or may not have run.
+//     Retry only idempotent requests; keep IdleTimeout far above the
+//     time a connection sits unused between dial and first request.
 //   - EngineGnet looks at a slow peer's outbound buffer every millisecond
 //     while it is above OutboundQueueBytes (gnet has no writable callback).
 package transport

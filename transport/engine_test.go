@@ -73,7 +73,9 @@ func TestReconnect(t *testing.T) {
 func TestIdleConnectionsClose(t *testing.T) {
 	forEngine(t, func(t *testing.T, e transport.Engine) {
 		cfg := testConfig(e)
-		cfg.IdleTimeout = 40 * time.Millisecond
+		// Long enough that a fresh connection is not closed as idle before
+		// its first request arrives on a loaded machine (see doc.go HAZARDS).
+		cfg.IdleTimeout = 300 * time.Millisecond
 		a, b := listen(t, cfg), listen(t, cfg)
 		mustHandle(t, b, typeEcho, echo)
 		if _, err := a.Call(ctxT(t, 5*time.Second), b.Addr(), typeEcho, nil); err != nil {

@@ -22,7 +22,9 @@
 //
 // Every random choice comes from one source seeded by NewNetwork and is
 // drawn in send order, so a test that sends from one goroutine sees the
-// same faults on every run. With no delay configured, delivery happens on
+// same faults on every run. Responses are sent from handler goroutines:
+// a sequence of calls is reproducible when each call completes (response
+// or drop decided) before the next starts. With no delay configured, delivery happens on
 // the sending goroutine and handlers start at once: tests need no sleeps.
 // Errors, stats and bounds (MaxFrameSize, HandlerPoolSize -> ErrOverloaded)
 // behave as in package transport; the shared conformance suite runs
