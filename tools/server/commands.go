@@ -396,12 +396,12 @@ func cmdGridkv(s *Server, c *client, args [][]byte) {
 		}
 		lvl, err := gridkv.ParseConsistency(strings.ToUpper(str(args[2])))
 		if err != nil {
-			s.replyError(c, "ERR consistency must be ONE, QUORUM, ALL or DEFAULT")
+			s.replyError(c, "ERR consistency must be ONE, QUORUM, ALL, LINEARIZABLE or DEFAULT")
 			return
 		}
 		c.level, c.callOpts = lvl, []gridkv.CallOption{gridkv.WithConsistency(lvl)}
 		c.wr.WriteString("OK")
 	default:
-		s.replyError(c, "ERR unknown subcommand or wrong number of arguments for 'gridkv|"+clip(sub)+"'. Try GRIDKV MEMBERS, GRIDKV RING or GRIDKV CONSISTENCY [ONE|QUORUM|ALL|DEFAULT].")
+		s.replyError(c, "ERR unknown subcommand or wrong number of arguments for 'gridkv|"+clip(sub)+"'. Try GRIDKV MEMBERS, GRIDKV RING or GRIDKV CONSISTENCY [ONE|QUORUM|ALL|LINEARIZABLE|DEFAULT].")
 	}
 }

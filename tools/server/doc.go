@@ -18,9 +18,9 @@
 // NX, XX, GET, KEEPTTL), SETEX, PSETEX, SETNX, GETDEL, DEL, EXISTS, MGET,
 // MSET, EXPIRE and PEXPIRE (NX, XX, GT, LT), TTL, PTTL, PERSIST, DBSIZE,
 // INFO, CONFIG GET, COMMAND (COUNT, INFO, DOCS), CLIENT (SETNAME, GETNAME,
-// ID, SETINFO), and GRIDKV MEMBERS | RING | CONSISTENCY [ONE|QUORUM|ALL|
-// DEFAULT], which sets the consistency level of the connection's later
-// commands.
+// ID, SETINFO), and GRIDKV MEMBERS | RING | CONSISTENCY [level], where
+// level is ONE, QUORUM, ALL, LINEARIZABLE or DEFAULT and applies to the
+// connection's later commands.
 //
 // # Guarantees
 //

@@ -253,7 +253,7 @@ func (s *Server) serveClient(c *client) {
 			} else if !isConnEnd(err) {
 				// Malformed input: answer like Redis, then drop the
 				// connection (the stream cannot be resynchronised).
-				c.wr.WriteError("ERR Protocol error: " + err.Error())
+				c.wr.WriteError("ERR " + err.Error())
 				_ = c.wr.Flush()
 			}
 			return
