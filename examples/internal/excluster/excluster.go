@@ -47,14 +47,21 @@ type Cluster struct {
 }
 
 // Start starts size nodes ("n0".."n<size-1>", n0 being every other node's
-// seed), waits until each has joined and until every node's ring holds all
-// of them. mod, when not nil, adjusts each node's options.
+// seed; all join at once), waits until each has joined and until every
+// node's ring holds all of them. mod, when not nil, adjusts each node's
+// options.
 func Start(ctx context.Context, size int, mod func(i int, o *gridkv.Options)) (*Cluster, error) {
 	c := &Cluster{Net: memnet.NewNetwork(1), down: map[int]bool{}, mod: mod}
 	for i := range size {
-		if _, err := c.StartNode(ctx, i); err != nil {
+		if _, err := c.launch(i); err != nil {
 			c.Close()
 			return nil, err
+		}
+	}
+	for i, n := range c.Nodes {
+		if err := n.WaitReady(ctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("%s did not join: %w", ID(i), err)
 		}
 	}
 	if err := WaitConverged(ctx, c.Live()); err != nil {
@@ -90,6 +97,18 @@ func (c *Cluster) Options(i int) gridkv.Options {
 // StartNode starts node i (again, after Kill: same ID and address, empty
 // store) and waits until it has joined.
 func (c *Cluster) StartNode(ctx context.Context, i int) (*gridkv.Node, error) {
+	n, err := c.launch(i)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.WaitReady(ctx); err != nil {
+		return nil, fmt.Errorf("%s did not join: %w", ID(i), err)
+	}
+	return n, nil
+}
+
+// launch starts node i; it joins in the background.
+func (c *Cluster) launch(i int) (*gridkv.Node, error) {
 	ep, err := c.Net.Listen(Addr(i), memnet.DefaultConfig())
 	if err != nil {
 		return nil, err
@@ -106,9 +125,6 @@ func (c *Cluster) StartNode(ctx context.Context, i int) (*gridkv.Node, error) {
 	}
 	c.Nodes[i] = n
 	delete(c.down, i)
-	if err := n.WaitReady(ctx); err != nil {
-		return nil, fmt.Errorf("%s did not join: %w", ID(i), err)
-	}
 	return n, nil
 }
 
