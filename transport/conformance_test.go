@@ -349,6 +349,16 @@ func testCancel(t *testing.T, e env) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want Canceled", err)
 	}
+	// An already cancelled context sends nothing.
+	if _, err := a.Call(ctx, b.Addr(), typeEcho, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("pre-cancelled Call: %v", err)
+	}
+	if err := a.Send(ctx, b.Addr(), typeEcho, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("pre-cancelled Send: %v", err)
+	}
+	if ps := peerStats(b, a.Addr()); ps.MsgsIn != 1 {
+		t.Fatalf("peer received %d messages, want 1", ps.MsgsIn)
+	}
 }
 
 func testOverload(t *testing.T, e env) {

@@ -259,6 +259,9 @@ func (ep *Endpoint) Call(ctx context.Context, addr string, t MsgType, payload []
 	if ep.closed.Load() {
 		return nil, ErrClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	p := ep.peer(addr)
 	if len(payload) > ep.cfg.MaxFrameSize {
 		p.ctr.errs.tooLarge.Add(1)
@@ -308,6 +311,9 @@ func (ep *Endpoint) Call(ctx context.Context, addr string, t MsgType, payload []
 func (ep *Endpoint) Send(ctx context.Context, addr string, t MsgType, payload []byte) error {
 	if ep.closed.Load() {
 		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	p := ep.peer(addr)
 	if len(payload) > ep.cfg.MaxFrameSize {
@@ -458,7 +464,9 @@ func (ep *Endpoint) dialSession(p *peer, sl *slot) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrDial, p.addr, err)
 	}
+	stop := context.AfterFunc(ep.ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) }) // Close aborts the handshake
 	_, cs, err := handshake(c, &ep.cfg, ep.addr, true, deadline)
+	stop()
 	if err != nil {
 		c.Close()
 		if errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrBadFrame) {
@@ -545,7 +553,9 @@ func (ep *Endpoint) acceptLoop() {
 func (ep *Endpoint) accept(c net.Conn) {
 	defer ep.wg.Done()
 	defer func() { <-ep.handshake }()
+	stop := context.AfterFunc(ep.ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	from, cs, err := handshake(c, &ep.cfg, ep.addr, false, time.Now().Add(ep.cfg.DialTimeout))
+	stop()
 	if err != nil {
 		countError(&ep.unident, err)
 		c.Close()

@@ -204,6 +204,9 @@ func (e *Endpoint) begin(addr string) (*peerRec, *Endpoint, error) {
 
 // Call implements transport.Transport.
 func (e *Endpoint) Call(ctx context.Context, addr string, t transport.MsgType, payload []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if len(payload) > e.cfg.MaxFrameSize {
 		return nil, fmt.Errorf("%w: payload %d > %d", transport.ErrFrameTooLarge, len(payload), e.cfg.MaxFrameSize)
 	}
