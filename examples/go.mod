@@ -14,13 +14,14 @@ replace (
 require (
 	github.com/gridkv/gridkv/gridkv v0.0.0-00010101000000-000000000000
 	github.com/gridkv/gridkv/hlc v0.0.0-00010101000000-000000000000
+	github.com/gridkv/gridkv/ring v0.0.0-00010101000000-000000000000
 	github.com/gridkv/gridkv/swim v0.0.0-00010101000000-000000000000
 	github.com/gridkv/gridkv/transport v0.0.0-00010101000000-000000000000
+	go.uber.org/goleak v1.3.0
 )
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
-	github.com/gridkv/gridkv/ring v0.0.0-00010101000000-000000000000 // indirect
 	github.com/gridkv/gridkv/storage v0.0.0-00010101000000-000000000000 // indirect
 	github.com/panjf2000/ants/v2 v2.12.1 // indirect
 	github.com/panjf2000/gnet/v2 v2.9.7 // indirect
