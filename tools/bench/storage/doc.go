@@ -7,10 +7,11 @@
 //	go test ./bench/storage -run '^$' -bench . -benchmem -count 6 | tee new.txt
 //	benchstat new.txt
 //
-// Sub-benchmarks are named Benchmark<Op>/<distribution>/<implementation>,
-// so that the implementations of one comparison run back to back under the
-// same machine load. Each implementation's store is filled once per process
-// and reused by every benchmark. Extra metrics: misses/op (reads that found
+// Sub-benchmarks are named Benchmark<Op>/<implementation>/<distribution>.
+// Only one filled store is alive at a time: each implementation's store is
+// filled (and the heap collected) before its sub-benchmarks and dropped
+// after them, so that no implementation pays for collecting another's
+// pointers. Extra metrics: misses/op (reads that found
 // nothing; 0 unless a cache dropped entries) and, for gridkv, applied/write
 // (writes whose version won last-write-wins; gridkv versions writes with the
 // wall clock plus a per-goroutine tie-breaker, as gridkv's HLC would).

@@ -257,41 +257,52 @@ var impls = []implementation{
 	{"syncmap", newSyncMap},
 }
 
-// The filled stores are kept for the whole run, so that each is built once
-// (building 1M entries takes a second or more per implementation).
+// One filled store is kept at a time, for the sub-benchmarks of one
+// implementation, and the previous one is dropped and collected before the
+// next is built: otherwise the garbage collector's work on pointer-heavy
+// stores (millions of pointers for otter, ristretto, sync.Map) would be
+// charged to whichever implementation happens to run while it is marking.
 var (
-	storesMu sync.Mutex
-	stores   = map[string]store{}
+	current     store
+	currentName string
 )
 
 func storeFor(b *testing.B, im implementation) store {
-	storesMu.Lock()
-	defer storesMu.Unlock()
-	s, ok := stores[im.name]
-	if !ok {
+	if currentName != im.name {
 		b.StopTimer()
-		s = im.build(data())
-		stores[im.name] = s
+		current, currentName = nil, ""
+		runtime.GC()
+		current, currentName = im.build(data()), im.name
+		runtime.GC()
 		runtime.GC()
 		b.StartTimer()
 	}
-	return s
+	return current
+}
+
+// dropStore releases the filled store at the end of a benchmark function
+// (the next function starts from a fresh store).
+func dropStore() {
+	if s, ok := current.(gridkvStore); ok {
+		s.s.Close()
+	}
+	current, currentName = nil, ""
+	runtime.GC()
 }
 
 // run benchmarks every implementation: every writeEvery-th operation is a
-// write (0: reads only, 1: writes only). The distribution is the outer loop
-// so that the implementations compared with each other run back to back,
-// under the same machine load.
+// write (0: reads only, 1: writes only).
 func run(b *testing.B, writeEvery int) {
 	d := data()
-	for _, dist := range []string{"uniform", "zipf"} {
-		seq := d.uniform
-		if dist == "zipf" {
-			seq = d.zipf
-		}
-		b.Run(dist, func(b *testing.B) {
-			for _, im := range impls {
-				b.Run(im.name, func(b *testing.B) {
+	defer dropStore()
+	for _, im := range impls {
+		b.Run(im.name, func(b *testing.B) {
+			for _, dist := range []string{"uniform", "zipf"} {
+				seq := d.uniform
+				if dist == "zipf" {
+					seq = d.zipf
+				}
+				b.Run(dist, func(b *testing.B) {
 					s := storeFor(b, im)
 					var ids, misses atomic.Int64
 					gridkvApplied.Store(0)
