@@ -21,14 +21,14 @@ type testCluster struct {
 func testOptions() Options {
 	o := DefaultOptions()
 	m := swim.DefaultLocalConfig()
-	m.ProbeInterval = 150 * time.Millisecond
-	m.ProbeTimeout = 75 * time.Millisecond
+	m.ProbeInterval = 200 * time.Millisecond
+	m.ProbeTimeout = 120 * time.Millisecond
 	m.SuspicionMult = 3
 	m.SuspicionMaxTimeoutMult = 2
 	m.UnreachableSuspicionTimeout = 300 * time.Millisecond
 	m.GossipInterval = 30 * time.Millisecond
 	m.PushPullInterval = time.Second
-	m.StreamTimeout = time.Second
+	m.StreamTimeout = 3 * time.Second
 	m.ReconnectInterval = 300 * time.Millisecond
 	m.AwarenessMaxMultiplier = 2
 	o.Membership = &m
@@ -76,7 +76,7 @@ func (c *testCluster) start(i int) *Node {
 		c.nodes = append(c.nodes, nil)
 	}
 	c.nodes[i] = n
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := n.WaitReady(ctx); err != nil {
 		c.t.Fatalf("node %d not ready: %v", i, err)
@@ -108,7 +108,7 @@ func (c *testCluster) live() []*Node {
 func (c *testCluster) waitConverged() {
 	c.t.Helper()
 	live := c.live()
-	waitFor(c.t, 15*time.Second, "ring convergence", func() bool {
+	waitFor(c.t, 30*time.Second, "ring convergence", func() bool {
 		for _, n := range live {
 			st := n.view.current()
 			if st.ring.Len() != len(live) {
