@@ -17,11 +17,13 @@ require (
 	github.com/gridkv/gridkv/ring v0.0.0-00010101000000-000000000000
 	github.com/gridkv/gridkv/swim v0.0.0-00010101000000-000000000000
 	github.com/gridkv/gridkv/transport v0.0.0-00010101000000-000000000000
+	github.com/redis/go-redis/v9 v9.14.1
 	go.uber.org/goleak v1.3.0
 )
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/dgryski/go-rendezvous v0.0.0-20200823014737-9f7001d12a5f // indirect
 	github.com/gridkv/gridkv/storage v0.0.0-00010101000000-000000000000 // indirect
 	github.com/panjf2000/ants/v2 v2.12.1 // indirect
 	github.com/panjf2000/gnet/v2 v2.9.7 // indirect
