@@ -66,7 +66,7 @@ func newFlagSet(s *settings, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&s.replicationFactor, "replication-factor", 0, "replicas per key, N (0: 1 for a single node, 3 with --seeds or --cluster)")
 	fs.IntVar(&s.writeQuorum, "write-quorum", 0, "acknowledgements a QUORUM write waits for, W (0: N/2+1)")
 	fs.IntVar(&s.readQuorum, "read-quorum", 0, "answers a QUORUM read waits for, R (0: N/2+1)")
-	fs.StringVar(&s.consistency, "consistency", "quorum", "default consistency level: one, quorum or all (clients can override per connection with GRIDKV CONSISTENCY)")
+	fs.StringVar(&s.consistency, "consistency", "quorum", "default consistency level: one, quorum, all or linearizable (clients can override per connection with GRIDKV CONSISTENCY)")
 	fs.DurationVar(&s.requestTimeout, "request-timeout", nd.RequestTimeout, "timeout of one replica request")
 	fs.IntVar(&s.maxInFlight, "max-in-flight", nd.MaxInFlight, "bound on outstanding replica requests (past it: -OVERLOADED)")
 	fs.StringVar(&s.engine, "engine", "net", "socket engine for node-to-node traffic: net or gnet")
