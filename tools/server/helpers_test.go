@@ -39,7 +39,7 @@ type testServer struct {
 func (ts testServer) port() string { return portOf(ts.srv.Addr()) }
 
 // startServer starts a node and its server on loopback ephemeral ports.
-func startServer(t *testing.T, n int, seeds []string, mod func(*Config)) testServer {
+func startServer(t testing.TB, n int, seeds []string, mod func(*Config)) testServer {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Addr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
@@ -82,7 +82,7 @@ func startServer(t *testing.T, n int, seeds []string, mod func(*Config)) testSer
 
 // startCluster starts n nodes with replication factor n and waits until
 // every node sees all of them alive in its ring.
-func startCluster(t *testing.T, n int) []testServer {
+func startCluster(t testing.TB, n int) []testServer {
 	t.Helper()
 	first := startServer(t, n, nil, nil)
 	out := []testServer{first}
