@@ -371,3 +371,25 @@ func TestGossipQueueOrderAndLimit(t *testing.T) {
 		t.Fatalf("queue grew to %d", q.len())
 	}
 }
+
+func TestUnreachableSuspicionExpeditesProbe(t *testing.T) {
+	cfg := DefaultLANConfig()
+	c := testCore(t, cfg, "m0", "m1", "m2", "m3")
+	c.queue = newGossipQueue(16)
+	now := simEpoch.Add(100 * time.Millisecond)
+	c.nextProbe = simEpoch.Add(900 * time.Millisecond)
+	// A silent-but-connected report does not reorder probing.
+	c.applySuspect(now, &pb.Update{Kind: pb.Update_KIND_SUSPECT, Node: "m0", From: "m1", Connected: true})
+	if !c.nextProbe.Equal(simEpoch.Add(900*time.Millisecond)) || len(c.urgent) != 0 {
+		t.Fatal("a paused-looking suspect was expedited")
+	}
+	c.applySuspect(now, &pb.Update{Kind: pb.Update_KIND_SUSPECT, Node: "m0", From: "m2", Unreachable: true})
+	if !c.nextProbe.Equal(now) {
+		t.Fatalf("next probe at %v, want now", c.nextProbe.Sub(simEpoch))
+	}
+	c.tick(now)
+	out, _, _ := c.ready()
+	if len(out) == 0 || len(out[0].pkt.Pings) != 1 || out[0].pkt.Pings[0].Target != "m0" || !out[0].pkt.Pings[0].Suspected {
+		t.Fatalf("expected a buddy ping to m0 first, got %+v", out)
+	}
+}
