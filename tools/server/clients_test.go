@@ -196,6 +196,15 @@ func TestGoRedis(t *testing.T) {
 		}
 	}
 
+	// Values over the limit are refused with the client-visible limit.
+	big := strings.Repeat("x", DefaultConfig().MaxValueSize+1)
+	if err := rdb.Set(ctx, "big", big, 0).Err(); err == nil || err.Error() != "ERR value too large: 1048577 bytes, limit 1048576" {
+		t.Fatalf("SET of an oversized value: %v", err)
+	}
+	if err := rdb.Set(ctx, "max", big[1:], 0).Err(); err != nil {
+		t.Fatalf("SET of a value at the limit: %v", err)
+	}
+
 	// Errors are Redis errors and the connection stays usable.
 	err = rdb.Do(ctx, "NOSUCHCOMMAND", "x").Err()
 	var rerr redis.Error

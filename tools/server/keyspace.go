@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"time"
 
@@ -40,6 +41,10 @@ func (s *Server) load(c *client, key string) (env envelope, found bool, err erro
 // store writes value with an absolute expiry (0: none). An expiry that has
 // already passed deletes the key instead, as Redis does.
 func (s *Server) store(c *client, key string, value []byte, expireMs int64) error {
+	if len(value) > s.cfg.MaxValueSize {
+		// Checked here so that the limit clients see excludes the envelope.
+		return fmt.Errorf("%w: %d bytes, limit %d", gridkv.ErrValueTooLarge, len(value), s.cfg.MaxValueSize)
+	}
 	var buf [2]gridkv.CallOption
 	opts := append(buf[:0], c.callOpts...)
 	if expireMs != 0 {
