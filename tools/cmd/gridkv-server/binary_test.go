@@ -161,4 +161,3 @@ func clusterStatus(admin string) (server.ClusterStatus, bool) {
 	defer resp.Body.Close()
 	return st, json.NewDecoder(resp.Body).Decode(&st) == nil
 }
-

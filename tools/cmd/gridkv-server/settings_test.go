@@ -33,9 +33,9 @@ func TestSettingsPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := []struct{ got, want any }{
-		{s.zone, "flag-zone"},          // flag beats env and file
-		{s.maxClients, 22},             // env beats file
-		{s.addr, "127.0.0.1:7000"},     // file beats default
+		{s.zone, "flag-zone"},      // flag beats env and file
+		{s.maxClients, 22},         // env beats file
+		{s.addr, "127.0.0.1:7000"}, // file beats default
 		{s.requestTimeout, 3 * time.Second},
 		{s.password, "from-file"},
 		{s.adminAddr, "127.0.0.1:8380"}, // default
