@@ -180,22 +180,55 @@ func (n *Node) antiEntropyWith(ctx context.Context, st *ringState, peer string) 
 		return 0, nil
 	}
 	addr := st.addrs[peer]
+	queue, err := n.differingRanges(ctx, addr, shared)
+	if err != nil {
+		return 0, err
+	}
+	// Merkle-style descent: a differing range too large to list in one
+	// request is split and its parts compared, until the differing parts
+	// are small enough to exchange key lists.
+	repaired := 0
+	for len(queue) > 0 && repaired < n.opts.AntiEntropyMaxKeys {
+		r := queue[0]
+		queue = queue[1:]
+		k, truncated, err := n.repairRange(ctx, addr, r, n.opts.AntiEntropyMaxKeys-repaired)
+		repaired += k
+		if err != nil {
+			n.met.antiEntropyKeysRepaired.Add(uint64(repaired))
+			return repaired, err
+		}
+		if truncated {
+			parts, err := n.differingRanges(ctx, addr, splitRange(r, 16))
+			if err != nil {
+				n.met.antiEntropyKeysRepaired.Add(uint64(repaired))
+				return repaired, err
+			}
+			queue = append(parts, queue...)
+		}
+	}
+	n.met.antiEntropyKeysRepaired.Add(uint64(repaired))
+	return repaired, nil
+}
+
+// differingRanges returns the ranges whose digests differ between this node
+// and the peer at addr.
+func (n *Node) differingRanges(ctx context.Context, addr string, ranges []ring.Range) ([]ring.Range, error) {
 	var differ []ring.Range
-	for chunk := range slices.Chunk(shared, maxDigestRanges) {
+	for chunk := range slices.Chunk(ranges, maxDigestRanges) {
 		req := &wire.DigestRequest{Clock: encodeClock(n.clock.Last())}
 		for _, r := range chunk {
 			req.Ranges = append(req.Ranges, &wire.Range{Start: r.Start, End: r.End})
 		}
 		var resp wire.DigestResponse
 		if err := n.call(ctx, addr, msgDigest, req, &resp); err != nil {
-			return 0, err
+			return nil, err
 		}
 		if len(resp.Digests) != len(chunk) {
-			return 0, fmt.Errorf("%w: %d digests for %d ranges", errBadMessage, len(resp.Digests), len(chunk))
+			return nil, fmt.Errorf("%w: %d digests for %d ranges", errBadMessage, len(resp.Digests), len(chunk))
 		}
 		local, err := rangeDigests(n.store, chunk)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		for i, r := range chunk {
 			if local[i] != resp.Digests[i] {
@@ -203,34 +236,49 @@ func (n *Node) antiEntropyWith(ctx context.Context, st *ringState, peer string) 
 			}
 		}
 	}
-	repaired := 0
-	for _, r := range differ {
-		if repaired >= n.opts.AntiEntropyMaxKeys {
-			break
-		}
-		k, err := n.repairRange(ctx, addr, r, n.opts.AntiEntropyMaxKeys-repaired)
-		repaired += k
-		if err != nil {
-			return repaired, err
-		}
+	return differ, nil
+}
+
+// splitRange cuts r (End 0 meaning 2^64) into up to parts equal ranges.
+// A range too narrow to split is returned whole.
+func splitRange(r ring.Range, parts uint64) []ring.Range {
+	span := r.End - r.Start // wraps to the right width when End is 0
+	var step uint64
+	if span == 0 { // the whole ring
+		step = (1 << 63) / parts * 2
+	} else {
+		step = span / parts
 	}
-	n.met.antiEntropyKeysRepaired.Add(uint64(repaired))
-	return repaired, nil
+	if step == 0 {
+		return []ring.Range{r}
+	}
+	out := make([]ring.Range, 0, parts)
+	start := r.Start
+	for i := uint64(0); i < parts-1; i++ {
+		out = append(out, ring.Range{Start: start, End: start + step})
+		start += step
+	}
+	return append(out, ring.Range{Start: start, End: r.End})
 }
 
 // repairRange lists the peer's keys in r, then fetches what the peer has
-// newer and pushes what this node has newer.
-func (n *Node) repairRange(ctx context.Context, addr string, r ring.Range, budget int) (int, error) {
+// newer and pushes what this node has newer. When the peer's listing is
+// truncated it repairs nothing and reports truncated, so that the caller
+// compares the range's parts instead.
+func (n *Node) repairRange(ctx context.Context, addr string, r ring.Range, budget int) (int, bool, error) {
 	var resp wire.KeysResponse
 	req := &wire.KeysRequest{Clock: encodeClock(n.clock.Last()), Range: &wire.Range{Start: r.Start, End: r.End}, Limit: maxKeysPerRequest}
 	if err := n.call(ctx, addr, msgKeys, req, &resp); err != nil {
-		return 0, err
+		return 0, false, err
+	}
+	if resp.Truncated && len(splitRange(r, 16)) > 1 {
+		return 0, true, nil
 	}
 	theirs := make(map[string]storage.Version, len(resp.Keys))
 	for _, kv := range resp.Keys {
 		v, err := fromWireVersion(kv.Version)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		theirs[string(kv.Key)] = v
 	}
@@ -247,7 +295,7 @@ func (n *Node) repairRange(ctx context.Context, addr string, r ring.Range, budge
 		return len(push) < budget
 	})
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	var fetch [][]byte
 	for k, tv := range theirs {
@@ -266,27 +314,27 @@ func (n *Node) repairRange(ctx context.Context, addr string, r ring.Range, budge
 	for chunk := range slices.Chunk(push, maxBatch) {
 		var pr wire.PutResponse
 		if err := n.call(ctx, addr, msgPut, &wire.PutRequest{Clock: encodeClock(n.clock.Last()), Entries: chunk}, &pr); err != nil {
-			return repaired, err
+			return repaired, false, err
 		}
 		repaired += len(chunk)
 	}
 	for chunk := range slices.Chunk(fetch, maxBatch) {
 		var fr wire.FetchResponse
 		if err := n.call(ctx, addr, msgFetch, &wire.FetchRequest{Clock: encodeClock(n.clock.Last()), Keys: chunk}, &fr); err != nil {
-			return repaired, err
+			return repaired, false, err
 		}
 		for _, ke := range fr.Entries {
 			e, err := fromWire(ke.Entry)
 			if err != nil {
-				return repaired, err
+				return repaired, false, err
 			}
 			if _, err := n.store.Put(ke.Key, e); err != nil {
-				return repaired, err
+				return repaired, false, err
 			}
 			repaired++
 		}
 	}
-	return repaired, nil
+	return repaired, false, nil
 }
 
 // call sends a request message and decodes the response, merging the

@@ -175,8 +175,13 @@ func (n *Node) strictWrite(ctx context.Context, st *ringState, op, key string, e
 // recover synchronises a node that joined an existing cluster with every
 // peer before it takes part in LINEARIZABLE quorums: a restarted node comes
 // back empty, and counting it in a majority could hide acknowledged writes.
-// It retries until a complete pass over all ring members repairs nothing
-// and finds every member reachable, or the node closes.
+//
+// One complete anti-entropy pass with every peer suffices: a write that
+// completed before this node started is on a majority, so on some peer, and
+// the pass copies it; a write that completes later cannot count this node
+// (it refuses strict requests while recovering), so its majority is made of
+// other nodes and intersects every later majority without this node. A pass
+// is complete when no peer's comparison stopped at the per-round key budget.
 func (n *Node) recover() {
 	backoff := 50 * time.Millisecond
 	for n.ctx.Err() == nil {
@@ -194,8 +199,9 @@ func (n *Node) recover() {
 	}
 }
 
-// syncAll runs anti-entropy with every ring member until a pass repairs
-// nothing; false if some member is unhealthy or unreachable.
+// syncAll runs anti-entropy with every ring member until one pass finishes
+// below the key budget everywhere; false if a member is unhealthy or
+// unreachable (the caller retries).
 func (n *Node) syncAll(ctx context.Context) bool {
 	st := n.view.current()
 	if st.ring.Len() < 2 {
@@ -206,8 +212,8 @@ func (n *Node) syncAll(ctx context.Context) bool {
 			return false
 		}
 	}
-	for range 100 {
-		total := 0
+	for {
+		complete := true
 		for _, m := range st.ring.Members() {
 			if m.ID == n.id {
 				continue
@@ -216,11 +222,15 @@ func (n *Node) syncAll(ctx context.Context) bool {
 			if err != nil {
 				return false
 			}
-			total += k
+			if k >= n.opts.AntiEntropyMaxKeys {
+				complete = false
+			}
 		}
-		if total == 0 {
+		if complete {
 			return true
 		}
+		if ctx.Err() != nil {
+			return false
+		}
 	}
-	return false
 }

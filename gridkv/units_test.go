@@ -251,3 +251,57 @@ func FuzzHandlers(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitRange(t *testing.T) {
+	for _, r := range []ring.Range{{Start: 0, End: 0}, {Start: 100, End: 0}, {Start: 5, End: 1000}, {Start: 7, End: 9}} {
+		parts := splitRange(r, 16)
+		if parts[0].Start != r.Start || parts[len(parts)-1].End != r.End {
+			t.Fatalf("split of %v does not cover it: %v", r, parts)
+		}
+		for i := 1; i < len(parts); i++ {
+			if parts[i].Start != parts[i-1].End || parts[i-1].End <= parts[i-1].Start {
+				t.Fatalf("split of %v has a gap or an empty part: %v", r, parts)
+			}
+		}
+		if r.End-r.Start >= 16 || r.End == 0 {
+			if len(parts) != 16 {
+				t.Fatalf("split of %v gave %d parts", r, len(parts))
+			}
+		}
+	}
+}
+
+// TestAntiEntropyLargeRange repairs a replica that is missing more keys than
+// one key listing holds, which needs the range to be split.
+func TestAntiEntropyLargeRange(t *testing.T) {
+	c := newCluster(t, 2, func(_ int, o *Options) {
+		o.ReplicationFactor = 2
+		o.AntiEntropyMaxKeys = 1 << 20
+		o.RequestTimeout = 5 * time.Second
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	waitFor(t, 10*time.Second, "n1 recovered", func() bool { return !c.nodes[1].recovering.Load() })
+	const keys = maxKeysPerRequest + 5000
+	for i := range keys {
+		var v storage.Version
+		v[0] = 1
+		if _, err := c.nodes[0].store.Put([]byte(fmt.Sprintf("bulk-%d", i)), storage.Entry{Value: []byte("x"), Version: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// More keys differ than one listing holds: the pass must split the
+	// range to repair them all.
+	start := time.Now()
+	k, err := c.nodes[1].AntiEntropyAll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("anti-entropy pass repaired %d entries in %v", k, time.Since(start))
+	if k != keys {
+		t.Fatalf("repaired %d entries, want %d", k, keys)
+	}
+	if n := c.nodes[1].store.Len(); n != keys {
+		t.Fatalf("n1 holds %d entries after repair, want %d", n, keys)
+	}
+}
