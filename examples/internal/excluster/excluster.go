@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/gridkv/gridkv/gridkv"
@@ -42,8 +43,11 @@ func FastMembership() *swim.Config {
 type Cluster struct {
 	Net   *memnet.Network
 	Nodes []*gridkv.Node // index i is node "n<i>"; nil or stopped after Kill/Stop
-	down  map[int]bool
-	mod   func(i int, o *gridkv.Options)
+	// Joined is how long Start took until every node had joined (WaitReady);
+	// Start returns later, once every ring holds every node.
+	Joined time.Duration
+	down   map[int]bool
+	mod    func(i int, o *gridkv.Options)
 }
 
 // Start starts size nodes ("n0".."n<size-1>", n0 being every other node's
@@ -51,9 +55,19 @@ type Cluster struct {
 // node's ring holds all of them. mod, when not nil, adjusts each node's
 // options.
 func Start(ctx context.Context, size int, mod func(i int, o *gridkv.Options)) (*Cluster, error) {
-	c := &Cluster{Net: memnet.NewNetwork(1), down: map[int]bool{}, mod: mod}
+	return start(ctx, size, mod, Converged)
+}
+
+// New returns an empty cluster: start nodes with StartNode or Launch.
+func New(mod func(i int, o *gridkv.Options)) *Cluster {
+	return &Cluster{Net: memnet.NewNetwork(1), down: map[int]bool{}, mod: mod}
+}
+
+func start(ctx context.Context, size int, mod func(i int, o *gridkv.Options), done func([]*gridkv.Node) bool) (*Cluster, error) {
+	c := New(mod)
+	t0 := time.Now()
 	for i := range size {
-		if _, err := c.launch(i); err != nil {
+		if _, err := c.Launch(i); err != nil {
 			c.Close()
 			return nil, err
 		}
@@ -64,7 +78,9 @@ func Start(ctx context.Context, size int, mod func(i int, o *gridkv.Options)) (*
 			return nil, fmt.Errorf("%s did not join: %w", ID(i), err)
 		}
 	}
-	if err := WaitConverged(ctx, c.Live()); err != nil {
+	c.Joined = time.Since(t0)
+	live := c.Live()
+	if err := Poll(ctx, fmt.Sprintf("%d nodes to see each other", size), func() bool { return done(live) }); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -97,7 +113,7 @@ func (c *Cluster) Options(i int) gridkv.Options {
 // StartNode starts node i (again, after Kill: same ID and address, empty
 // store) and waits until it has joined.
 func (c *Cluster) StartNode(ctx context.Context, i int) (*gridkv.Node, error) {
-	n, err := c.launch(i)
+	n, err := c.Launch(i)
 	if err != nil {
 		return nil, err
 	}
@@ -107,8 +123,9 @@ func (c *Cluster) StartNode(ctx context.Context, i int) (*gridkv.Node, error) {
 	return n, nil
 }
 
-// launch starts node i; it joins in the background.
-func (c *Cluster) launch(i int) (*gridkv.Node, error) {
+// Launch starts node i; it joins in the background (see
+// gridkv.Node.WaitReady).
+func (c *Cluster) Launch(i int) (*gridkv.Node, error) {
 	ep, err := c.Net.Listen(Addr(i), memnet.DefaultConfig())
 	if err != nil {
 		return nil, err
@@ -145,14 +162,21 @@ func (c *Cluster) Live() []*gridkv.Node {
 	return out
 }
 
-// Close stops every live node gracefully.
+// Close stops every live node gracefully (each leaves the cluster), all at
+// once: one by one, a 50-node cluster takes tens of seconds to leave.
 func (c *Cluster) Close() {
+	var wg sync.WaitGroup
 	for i, n := range c.Nodes {
 		if n != nil && !c.down[i] {
-			n.Close()
 			c.down[i] = true
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n.Close()
+			}()
 		}
 	}
+	wg.Wait()
 }
 
 // Poll checks cond every few milliseconds until it holds, or fails with a
