@@ -75,12 +75,24 @@ func (r *Ring) LocateHash(h uint64) string {
 // ErrInvalidReplicaCount for n < 1 and ErrTooFewMembers for n > Len(), in
 // both cases with dst unchanged.
 func (r *Ring) Replicas(key string, n int, dst []string) ([]string, error) {
-	return r.ReplicasHash(r.KeyHash(key), n, dst)
+	var h uint64
+	if r.cfg.Hash == nil {
+		h = xxhash.Sum64String(key)
+	} else {
+		h = r.cfg.Hash(unsafe.Slice(unsafe.StringData(key), len(key)))
+	}
+	return r.ReplicasHash(h, n, dst)
 }
 
 // ReplicasBytes is Replicas for a []byte key.
 func (r *Ring) ReplicasBytes(key []byte, n int, dst []string) ([]string, error) {
-	return r.ReplicasHash(r.KeyHashBytes(key), n, dst)
+	var h uint64
+	if r.cfg.Hash == nil {
+		h = xxhash.Sum64(key)
+	} else {
+		h = r.cfg.Hash(key)
+	}
+	return r.ReplicasHash(h, n, dst)
 }
 
 // ReplicasHash is Replicas for a key whose position h (from KeyHash) is
@@ -89,7 +101,10 @@ func (r *Ring) ReplicasHash(h uint64, n int, dst []string) ([]string, error) {
 	if n < 1 || n > len(r.ids) {
 		return dst, r.replicaCountError(n)
 	}
-	v := r.vnodeFor(h)
+	v, ok := r.slotVNode(h)
+	if !ok {
+		v = r.vnodeFor(h)
+	}
 	if n > r.npref {
 		return r.walk(v, n, dst), nil
 	}

@@ -224,21 +224,31 @@ func (r *Ring) ownerExact(h uint64) int {
 // vnodeFor returns the virtual node that owns hash h: the first one whose
 // position is greater than h, wrapping to 0.
 func (r *Ring) vnodeFor(h uint64) int {
-	e := r.slots[h>>(r.shift&63)]
-	j := int(e & slotIndexMask)
-	if e&slotExact == 0 {
-		off, cut := uint32((h<<(r.stb&63))>>56), e>>24
-		if off < cut {
-			return j
-		}
-		if off > cut {
-			if j++; j == len(r.pos) {
-				return 0
-			}
-			return j
-		}
+	if v, ok := r.slotVNode(h); ok {
+		return v
 	}
-	return r.scanFrom(j, h)
+	return r.scanFrom(int(r.slots[h>>(r.shift&63)]&slotIndexMask), h)
+}
+
+// slotVNode answers from the replica slot table when it can. It is small
+// enough to be inlined.
+func (r *Ring) slotVNode(h uint64) (int, bool) {
+	e := r.slots[h>>(r.shift&63)]
+	if e&slotExact != 0 {
+		return 0, false
+	}
+	j := int(e & slotIndexMask)
+	off, cut := uint32((h<<(r.stb&63))>>56), e>>24
+	if off < cut {
+		return j, true
+	}
+	if off == cut {
+		return 0, false
+	}
+	if j++; j == len(r.pos) {
+		j = 0
+	}
+	return j, true
 }
 
 // scanFrom is the exact path of vnodeFor: the first virtual node at or after
