@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,17 +35,18 @@ func main() {
 	keys := flag.Int("keys", 50000, "key space")
 	valueSize := flag.Int("value", 256, "value size in bytes")
 	tolerance := flag.Float64("tolerance", 0.10, "allowed RSS drift after warm-up, as a fraction")
+	heapProfile := flag.String("heapprofile", "", "write a heap profile here at the end")
 	flag.Parse()
 	if *warmup == 0 {
 		*warmup = *duration * 3 / 10
 	}
-	if err := run(*duration, *warmup, *every, *workers, *keys, *valueSize, *tolerance); err != nil {
+	if err := run(*duration, *warmup, *every, *workers, *keys, *valueSize, *tolerance, *heapProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
 }
 
-func run(duration, warmup, every time.Duration, workers, keys, valueSize int, tolerance float64) error {
+func run(duration, warmup, every time.Duration, workers, keys, valueSize int, tolerance float64, heapProfile string) error {
 	var nodes []*gridkv.Node
 	defer func() {
 		for _, n := range nodes {
@@ -126,7 +128,7 @@ func run(duration, warmup, every time.Duration, workers, keys, valueSize int, to
 		}(w)
 	}
 
-	fmt.Printf("%8s %10s %10s %12s %10s %10s\n", "elapsed", "rss-MiB", "goroutines", "ops", "ops/s", "failures")
+	fmt.Printf("%8s %8s %8s %10s %10s %8s %9s %9s %7s %6s\n", "elapsed", "rss-MiB", "heap-MiB", "goroutines", "ops", "ops/s", "failures", "entries", "store-MiB", "hints")
 	start := time.Now()
 	// The baseline is the median of the first samples after warm-up: one
 	// sample alone lands anywhere on the GC sawtooth.
@@ -139,8 +141,18 @@ func run(duration, warmup, every time.Duration, workers, keys, valueSize int, to
 		el := time.Since(start)
 		rss := rssMiB()
 		cur := ops.Load()
-		fmt.Printf("%8s %10.1f %10d %12d %10.0f %10d\n", el.Round(time.Second), rss, runtime.NumGoroutine(), cur,
-			float64(cur-lastOps)/every.Seconds(), failures.Load())
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		var entries, hints int
+		var storeBytes int64
+		for _, n := range nodes {
+			m := n.Metrics()
+			entries += m.StorageEntries
+			storeBytes += m.StorageBytes
+			hints += m.HintsPending
+		}
+		fmt.Printf("%8s %8.1f %8.1f %10d %10d %8.0f %9d %9d %9.1f %6d\n", el.Round(time.Second), rss, float64(ms.HeapInuse)/(1<<20),
+			runtime.NumGoroutine(), cur, float64(cur-lastOps)/every.Seconds(), failures.Load(), entries, float64(storeBytes)/(1<<20), hints)
 		lastOps = cur
 		if el >= warmup {
 			after = append(after, rss)
@@ -151,6 +163,11 @@ func run(duration, warmup, every time.Duration, workers, keys, valueSize int, to
 	}
 	close(stop)
 	wg.Wait()
+	if heapProfile != "" {
+		if err := writeHeapProfile(heapProfile); err != nil {
+			return err
+		}
+	}
 	if len(after) < baselineSamples+1 {
 		return fmt.Errorf("run too short: %d samples after warm-up, need %d", len(after), baselineSamples+1)
 	}
@@ -184,4 +201,15 @@ func rssMiB() float64 {
 		}
 	}
 	return 0
+}
+
+// writeHeapProfile writes a heap profile of the still-running cluster.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	runtime.GC()
+	return pprof.WriteHeapProfile(f)
 }
