@@ -325,3 +325,23 @@ func TestShutdownDrains(t *testing.T) {
 		t.Fatal("new connection accepted after Shutdown")
 	}
 }
+
+// TestShutdownBeforeJoin: a node whose seeds never answer is not ready, and
+// shutting its server down does not wait for the join.
+func TestShutdownBeforeJoin(t *testing.T) {
+	// Port 1 on loopback refuses connections: the join keeps retrying.
+	ts := startServer(t, 3, []string{"127.0.0.1:1"}, func(c *Config) { c.DrainTimeout = 30 * time.Second })
+	resp, err := http.Get("http://" + ts.srv.AdminAddr() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz of an unjoined node: %d", resp.StatusCode)
+	}
+	// Before the fix this waited for the join until DrainTimeout and
+	// returned a drain error.
+	if err := ts.srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -38,6 +38,10 @@ type Server struct {
 
 	ctx    context.Context // ends when the server is closed: gridkv calls stop
 	cancel context.CancelFunc
+	// stopWatch ends the readiness watcher as soon as Shutdown starts (a
+	// node that never joins must not hold up the drain).
+	watchCtx  context.Context
+	stopWatch context.CancelFunc
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -80,6 +84,7 @@ func New(node *gridkv.Node, cfg Config) (*Server, error) {
 	}
 	s.cmds, s.list = commandTable()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.watchCtx, s.stopWatch = context.WithCancel(s.ctx)
 	s.reg = newRegistry(s)
 	return s, nil
 }
@@ -125,7 +130,7 @@ func (s *Server) Start() error {
 	}()
 	go func() {
 		defer s.wg.Done()
-		if s.node.WaitReady(s.ctx) == nil {
+		if s.node.WaitReady(s.watchCtx) == nil {
 			s.ready.Store(true)
 		}
 	}()
@@ -288,6 +293,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return s.wait(ctx)
 	}
 	s.draining = true
+	s.stopWatch()
 	if s.ln != nil {
 		s.ln.Close()
 	}
