@@ -161,6 +161,12 @@ func (t *faultTransport) SendPacket(addr string, pkt []byte) error {
 	return t.Transport.SendPacket(addr, pkt)
 }
 
+// HandleInline registers h on the pool instead, so that a stalled node's
+// handlers wait there rather than on the connection reader.
+func (t *faultTransport) HandleInline(mt transport.MsgType, h transport.Handler) error {
+	return t.Handle(mt, h)
+}
+
 // Handle stalls inbound requests while this node is paused.
 func (t *faultTransport) Handle(mt transport.MsgType, h transport.Handler) error {
 	self := t.Addr()

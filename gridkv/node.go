@@ -158,10 +158,16 @@ func New(opts Options) (*Node, error) {
 	n.view = newView(n, id, tr.Addr(), opts.Zone)
 	n.rebal = newRebalancer(n)
 
-	for t, h := range map[transport.MsgType]transport.Handler{
-		msgPut: n.handlePut, msgGet: n.handleGet, msgDigest: n.handleDigest,
-		msgKeys: n.handleKeys, msgFetch: n.handleFetch,
-	} {
+	// Single-key reads and writes only touch local memory: they run inline
+	// on the connection's reader, without a pool hand-off. Scans go to the
+	// bounded handler pool.
+	for t, h := range map[transport.MsgType]transport.Handler{msgPut: n.handlePut, msgGet: n.handleGet} {
+		if err := tr.HandleInline(t, h); err != nil {
+			n.abort()
+			return nil, fmt.Errorf("gridkv: register handler: %w", err)
+		}
+	}
+	for t, h := range map[transport.MsgType]transport.Handler{msgDigest: n.handleDigest, msgKeys: n.handleKeys, msgFetch: n.handleFetch} {
 		if err := tr.Handle(t, h); err != nil {
 			n.abort()
 			return nil, fmt.Errorf("gridkv: register handler: %w", err)
