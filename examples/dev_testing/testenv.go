@@ -18,7 +18,7 @@ import (
 // newSingleNode returns a one-node store (N=1) on an in-memory endpoint,
 // whose notion of time (versions, TTLs) is clock.
 func newSingleNode(clock *hlc.ManualClock) (*gridkv.Node, error) {
-	ep, err := memnet.NewNetwork(1).Listen("app-test:1", memnet.DefaultConfig())
+	ep, err := memnet.NewNetwork(1).Listen("127.0.0.1:17000", memnet.DefaultConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +35,10 @@ type testCluster struct {
 	nodes []*gridkv.Node
 }
 
-func clusterAddr(i int) string { return fmt.Sprintf("node%d:7480", i) }
+// clusterAddr is node i's address. On the in-memory network it is only a
+// name, but write it as an IP literal: the membership protocol resolves a
+// host name such as "node0:7480" through DNS on every state exchange.
+func clusterAddr(i int) string { return fmt.Sprintf("127.0.0.1:%d", 17000+i) }
 
 // newTestCluster starts three nodes (N=3, QUORUM) on an in-memory network,
 // with failure detection fast enough for tests, and waits until they all

@@ -87,8 +87,12 @@ func start(ctx context.Context, size int, mod func(i int, o *gridkv.Options), do
 	return c, nil
 }
 
-// Addr is node i's address on the in-memory network.
-func Addr(i int) string { return fmt.Sprintf("n%d:7480", i) }
+// Addr is node i's address on the in-memory network. It is only a name
+// there (no socket is opened), but it is written as an IP literal: swim
+// resolves a seed's host name through DNS on every push-pull, and a name
+// like "n0:7480" sends real DNS queries, which stalled joins for seconds
+// when dozens of nodes joined at once.
+func Addr(i int) string { return fmt.Sprintf("127.0.0.1:%d", 17000+i) }
 
 // ID is node i's ID.
 func ID(i int) string { return fmt.Sprintf("n%d", i) }
