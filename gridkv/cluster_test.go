@@ -50,7 +50,9 @@ func newCluster(t testing.TB, size int, mod func(i int, o *Options)) *testCluste
 	return c
 }
 
-func addrOf(i int) string { return fmt.Sprintf("node%d:7480", i) }
+// addrOf names node i on the in-memory network. The names are IP literals
+// so that swim's seed resolution never asks DNS about them.
+func addrOf(i int) string { return fmt.Sprintf("127.0.0.1:%d", 17000+i) }
 
 // start starts node i (again, after a kill) and waits until it is ready.
 func (c *testCluster) start(i int) *Node {

@@ -38,18 +38,22 @@ var (
 
 // QuorumError reports an operation that did not get enough replica answers.
 // errors.Is(err, ErrQuorum) is true for it.
+//
+// The coordinator gives up as soon as the quorum cannot be reached, so
+// Acked counts the answers received by then: replicas still in flight may
+// apply a write afterwards ("maybe written").
 type QuorumError struct {
 	Op       string  // "set", "get", "delete"
-	Acked    int     // replicas that answered successfully
+	Acked    int     // successful answers received before giving up
 	Needed   int     // answers the consistency level required
-	Replicas int     // replicas asked
+	Replicas int     // replicas in the preference list
 	Errs     []error // one error per failed replica, in no particular order
 }
 
 // Error implements error.
 func (e *QuorumError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "gridkv: %s: quorum not reached: %d of %d replicas answered, %d needed", e.Op, e.Acked, e.Replicas, e.Needed)
+	fmt.Fprintf(&b, "gridkv: %s: quorum not reached: %d of %d needed answers received from %d replicas", e.Op, e.Acked, e.Needed, e.Replicas)
 	if len(e.Errs) > 0 {
 		b.WriteString(" (first error: ")
 		b.WriteString(e.Errs[0].Error())

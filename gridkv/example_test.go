@@ -16,7 +16,9 @@ func Example() {
 	network := memnet.NewNetwork(1)
 	var nodes []*gridkv.Node
 	for i := range 3 {
-		ep, err := network.Listen(fmt.Sprintf("node%d:7480", i), memnet.DefaultConfig())
+		// In-memory addresses are only names; IP literals keep seed
+		// resolution away from DNS.
+		ep, err := network.Listen(fmt.Sprintf("127.0.0.1:%d", 17000+i), memnet.DefaultConfig())
 		if err != nil {
 			panic(err)
 		}
@@ -25,7 +27,7 @@ func Example() {
 		opts.Transport = ep // real deployments set BindAddr instead
 		opts.Gossip = gridkv.GossipLocal
 		if i > 0 {
-			opts.Seeds = []string{"node0:7480"}
+			opts.Seeds = []string{"127.0.0.1:17000"}
 		}
 		n, err := gridkv.New(opts)
 		if err != nil {

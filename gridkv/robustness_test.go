@@ -78,7 +78,7 @@ func newRobustCluster(t testing.TB, mode string, size int, seed uint64) *robustC
 func (c *robustCluster) startNode(i int) {
 	var inner transport.Transport
 	if c.mode == "mem" {
-		ep, err := c.mem.Listen(fmt.Sprintf("node%d:7480", i), memnet.DefaultConfig())
+		ep, err := c.mem.Listen(fmt.Sprintf("127.0.0.1:%d", 17000+i), memnet.DefaultConfig())
 		if err != nil {
 			c.t.Fatal(err)
 		}
