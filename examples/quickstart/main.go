@@ -1,7 +1,8 @@
 // Command quickstart is the smallest useful GridKV program: three nodes in
 // this process, on loopback sockets, forming one cluster; a value written
 // through one node is read through another, expires after its TTL, and is
-// deleted. It exits non-zero if any of that does not happen.
+// deleted; then one node is stopped and the data is still readable through
+// the others. It exits non-zero if any of that does not happen.
 package main
 
 import (
@@ -113,6 +114,23 @@ func run() error {
 		return fmt.Errorf("after Delete, Get = %v; want ErrNotFound", err)
 	}
 	fmt.Println("deleted greeting on node-1; node-0 reads gridkv.ErrNotFound")
+
+	// 5. Stop a node: with three replicas and W=R=2, two nodes still answer.
+	if err := nodes[0].Set(ctx, "city", []byte("Lisbon")); err != nil {
+		return err
+	}
+	if err := nodes[2].Close(); err != nil {
+		return err
+	}
+	fmt.Println("stopped node-2")
+	city, err := nodes[0].Get(ctx, "city")
+	if err != nil || string(city) != "Lisbon" {
+		return fmt.Errorf("with node-2 stopped, Get(city) = %q, %v", city, err)
+	}
+	if err := nodes[1].Set(ctx, "city", []byte("Porto")); err != nil {
+		return fmt.Errorf("with node-2 stopped, Set = %v", err)
+	}
+	fmt.Println("node-0 still reads city=\"Lisbon\" and node-1 still writes: two of three replicas are enough")
 	fmt.Println("OK: quickstart")
 	return nil
 }
