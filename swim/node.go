@@ -24,7 +24,7 @@ type Node struct {
 	tr    Transport
 	codec codec
 
-	mu          sync.Mutex // guards c and leaveSignal
+	mu          sync.Mutex // guards c and leaveClosed
 	c           *core
 	leaveDone   chan struct{}
 	leaveClosed bool
@@ -121,13 +121,17 @@ func (n *Node) with(fn func(now time.Time)) {
 	fn(now)
 	out, ops, evs := n.c.ready()
 	next := n.c.nextDeadline()
+	leaveSent := false
 	if n.c.leaving && !n.leaveClosed && (n.c.leaveSpread(n.cfg.GossipNodes) || n.c.numLive() == 0) {
-		n.leaveClosed = true
-		close(n.leaveDone)
+		n.leaveClosed, leaveSent = true, true
 	}
 	n.mu.Unlock()
 	for _, o := range out {
 		n.sendPacket(o)
+	}
+	if leaveSent {
+		// Only now are the announcements on the wire: Leave may return.
+		close(n.leaveDone)
 	}
 	for _, op := range ops {
 		n.startOp(op)

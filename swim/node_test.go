@@ -54,7 +54,13 @@ func (l *eventLog) waitFor(t *testing.T, timeout time.Duration, what string, con
 		case <-l.signal:
 		case <-tick.C:
 		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			l.mu.Lock()
+			var trace []string
+			for _, e := range l.events {
+				trace = append(trace, fmt.Sprintf("%s %s/%v/%d", e.Kind, e.Member.Name, e.Member.State, e.Member.Incarnation))
+			}
+			l.mu.Unlock()
+			t.Fatalf("timed out after %v waiting for %s; events: %v", timeout, what, trace)
 		}
 	}
 }
