@@ -36,6 +36,7 @@ type streamOp struct {
 	target   string // opProbe: expected member name
 	seq      uint64 // opProbe: result key
 	join     bool   // opPushPull: send full state up front
+	seed     bool   // opPushPull: addr is a seed as given (resolve host names)
 	deadline time.Time
 }
 
@@ -435,6 +436,9 @@ func (c *core) budget() int { return c.cfg.MTU - c.sealOverhead }
 
 // piggyback fills pkt with queued updates; it returns the bytes added.
 func (c *core) piggyback(pkt *pb.Packet) int {
+	if c.queue.len() == 0 {
+		return 0
+	}
 	return c.queue.fill(pkt, c.budget()-proto.Size(pkt), c.retransmitLimit())
 }
 
@@ -931,7 +935,7 @@ func (c *core) reconnect(now time.Time) {
 			}
 		}
 		if !liveSeed && seed != dead[0].Addr {
-			c.ops = append(c.ops, streamOp{kind: opPushPull, addr: seed, join: true, deadline: now.Add(c.cfg.StreamTimeout)})
+			c.ops = append(c.ops, streamOp{kind: opPushPull, addr: seed, join: true, seed: true, deadline: now.Add(c.cfg.StreamTimeout)})
 		}
 	}
 }

@@ -94,5 +94,7 @@
 //     by refuting its own death (its incarnation jumps past the old one).
 //   - Addresses are compared as strings: seeds given as host names are
 //     re-resolved on every attempt but never recognised as live members, so
-//     while any member is dead they are contacted at every reconnect.
+//     while any member is dead they are contacted at every reconnect. Only
+//     seed addresses (Join, reconnect) go through DNS; member addresses are
+//     used as their transports reported them.
 package swim

@@ -369,7 +369,12 @@ func (n *Node) startOp(op streamOp) {
 			r := n.streamProbe(ctx, op)
 			n.with(func(now time.Time) { n.c.streamProbeResult(now, op.seq, r) })
 		case opPushPull:
-			n.pushPull(ctx, op.addr, op.join)
+			if op.seed {
+				n.pushPull(ctx, op.addr, op.join)
+			} else {
+				// Member addresses come from transports: never resolve them.
+				n.pushPullOnce(ctx, op.addr, op.join)
+			}
 		}
 	}()
 }
