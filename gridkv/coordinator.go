@@ -135,13 +135,29 @@ func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w
 	if len(prefs) == 0 {
 		return ErrNoMembers
 	}
-	req := &wire.PutRequest{
-		Clock:   encodeClock(versionTime(e.Version)),
-		Entries: []*wire.KeyEntry{{Key: keyBytes(key), Entry: toWire(e)}},
+	// A write that stays on this node (N=1, or a single-node ring) is never
+	// encoded: the request is built on first use.
+	var req *wire.PutRequest
+	var payload []byte
+	encode := func() ([]byte, error) {
+		if req == nil {
+			req = &wire.PutRequest{
+				Clock:   encodeClock(versionTime(e.Version)),
+				Entries: []*wire.KeyEntry{{Key: keyBytes(key), Entry: toWire(e)}},
+			}
+			var err error
+			if payload, err = proto.Marshal(req); err != nil {
+				return nil, err
+			}
+		}
+		return payload, nil
 	}
-	payload, err := proto.Marshal(req)
-	if err != nil {
-		return err
+	if len(prefs) == 1 && prefs[0] == n.id && w <= 1 {
+		_, err := n.store.Put(keyBytes(key), e)
+		if err != nil {
+			return &QuorumError{Op: op, Needed: w, Replicas: 1, Errs: []error{err}}
+		}
+		return nil
 	}
 	results := make(chan replicaResult, 2*len(prefs))
 	var standIns []string
@@ -162,6 +178,9 @@ func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w
 		if !ok {
 			return false
 		}
+		if _, err := encode(); err != nil {
+			return false
+		}
 		pending++
 		n.sendHinted(st, s, target, key, e, req, results)
 		return true
@@ -174,7 +193,12 @@ func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w
 			results <- replicaResult{target: id, err: err}
 		case st.healthy[id]:
 			pending++
-			n.sendPut(st.addrs[id], id, payload, results)
+			p, err := encode()
+			if err != nil {
+				results <- replicaResult{target: id, err: err}
+				continue
+			}
+			n.sendPut(st.addrs[id], id, p, results)
 		default:
 			if !hinted(id) {
 				n.keepHint(id, key, e)
