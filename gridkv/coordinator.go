@@ -369,45 +369,9 @@ func (n *Node) Get(ctx context.Context, key string, opts ...CallOption) ([]byte,
 }
 
 func (n *Node) quorumRead(ctx context.Context, st *ringState, key string, prefs []string, r int, o callOptions) ([]byte, error) {
-	payload, err := proto.Marshal(&wire.GetRequest{Clock: encodeClock(n.clock.Last()), Key: keyBytes(key)})
+	answers, results, pending, err := n.gather(ctx, st, OpGet, key, prefs, r, false)
 	if err != nil {
 		return nil, err
-	}
-	results := make(chan replicaResult, len(prefs))
-	asked := 0
-	for _, id := range prefs {
-		if id != n.id && !st.healthy[id] {
-			continue
-		}
-		asked++
-		n.sendGet(st, id, key, payload, false, results)
-	}
-	if asked < r {
-		// Not enough live replicas: fail fast instead of waiting.
-		n.drain(results, asked, nil)
-		return nil, &QuorumError{Op: OpGet, Acked: 0, Needed: r, Replicas: len(prefs),
-			Errs: []error{fmt.Errorf("gridkv: only %d of %d replicas are up", asked, len(prefs))}}
-	}
-	var answers []replicaResult
-	var errs []error
-	pending := asked
-	for len(answers) < r {
-		if len(answers)+pending < r {
-			n.drain(results, pending, nil)
-			return nil, &QuorumError{Op: OpGet, Acked: len(answers), Needed: r, Replicas: len(prefs), Errs: errs}
-		}
-		select {
-		case res := <-results:
-			pending--
-			if res.err != nil {
-				errs = append(errs, res.err)
-				continue
-			}
-			answers = append(answers, res)
-		case <-ctx.Done():
-			n.drain(results, pending, nil)
-			return nil, ctx.Err()
-		}
 	}
 	newest := newestOf(answers)
 	if newest == nil && st.prev != nil {
@@ -436,6 +400,52 @@ func (n *Node) quorumRead(ctx context.Context, st *ringState, key string, prefs 
 		return nil, ErrNotFound
 	}
 	return newest.Value, nil
+}
+
+// gather asks every healthy replica in prefs for key and waits for need
+// successful answers. It returns them with the channel and the number of
+// answers still outstanding, which the caller must drain. It fails fast,
+// without waiting, when fewer than need replicas are up.
+func (n *Node) gather(ctx context.Context, st *ringState, op, key string, prefs []string, need int, strict bool) ([]replicaResult, <-chan replicaResult, int, error) {
+	payload, err := proto.Marshal(&wire.GetRequest{Clock: encodeClock(n.clock.Last()), Key: keyBytes(key), Strict: strict})
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	results := make(chan replicaResult, len(prefs))
+	pending := 0
+	for _, id := range prefs {
+		if id != n.id && !st.healthy[id] {
+			continue
+		}
+		pending++
+		n.sendGet(st, id, key, payload, strict, results)
+	}
+	if pending < need {
+		n.drain(results, pending, nil)
+		return nil, nil, 0, &QuorumError{Op: op, Needed: need, Replicas: len(prefs),
+			Errs: []error{fmt.Errorf("%w: only %d of %d replicas are up", errReplicaDown, pending, len(prefs))}}
+	}
+	var answers []replicaResult
+	var errs []error
+	for len(answers) < need {
+		if len(answers)+pending < need {
+			n.drain(results, pending, nil)
+			return nil, nil, 0, &QuorumError{Op: op, Acked: len(answers), Needed: need, Replicas: len(prefs), Errs: errs}
+		}
+		select {
+		case res := <-results:
+			pending--
+			if res.err != nil {
+				errs = append(errs, res.err)
+				continue
+			}
+			answers = append(answers, res)
+		case <-ctx.Done():
+			n.drain(results, pending, nil)
+			return nil, nil, 0, ctx.Err()
+		}
+	}
+	return answers, results, pending, nil
 }
 
 // newestOf returns the entry with the highest version among the answers.

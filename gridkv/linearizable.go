@@ -79,39 +79,9 @@ func (n *Node) linearRead(ctx context.Context, st *ringState, key string, prefs 
 // strictRead asks the key's healthy replicas (never stand-ins) and returns
 // the first need answers.
 func (n *Node) strictRead(ctx context.Context, st *ringState, op, key string, prefs []string, need int) ([]replicaResult, error) {
-	payload, err := proto.Marshal(&wire.GetRequest{Clock: encodeClock(n.clock.Last()), Key: keyBytes(key), Strict: true})
+	answers, results, pending, err := n.gather(ctx, st, op, key, prefs, need, true)
 	if err != nil {
 		return nil, err
-	}
-	results := make(chan replicaResult, len(prefs))
-	asked := 0
-	for _, id := range prefs {
-		if id != n.id && !st.healthy[id] {
-			continue
-		}
-		asked++
-		n.sendGet(st, id, key, payload, true, results)
-	}
-	var answers []replicaResult
-	var errs []error
-	pending := asked
-	for len(answers) < need {
-		if len(answers)+pending < need {
-			n.drain(results, pending, nil)
-			return nil, &QuorumError{Op: op, Acked: len(answers), Needed: need, Replicas: len(prefs), Errs: errs}
-		}
-		select {
-		case r := <-results:
-			pending--
-			if r.err != nil {
-				errs = append(errs, r.err)
-				continue
-			}
-			answers = append(answers, r)
-		case <-ctx.Done():
-			n.drain(results, pending, nil)
-			return nil, ctx.Err()
-		}
 	}
 	n.drain(results, pending, nil)
 	return answers, nil
