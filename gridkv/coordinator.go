@@ -473,7 +473,8 @@ func (n *Node) readPrevious(ctx context.Context, st *ringState, key string, pref
 	results := make(chan replicaResult, len(old))
 	asked := 0
 	for _, id := range old {
-		if slices.Contains(prefs, id) || (id != n.id && !st.healthy[id]) || st.addrs[id] == "" && id != n.id {
+		// Skip replicas already asked and old owners that are down or gone.
+		if slices.Contains(prefs, id) || (id != n.id && !st.healthy[id]) {
 			continue
 		}
 		asked++

@@ -14,9 +14,8 @@ import (
 // key at the same timestamp still produce distinct, ordered versions.
 func makeVersion(ts hlc.Timestamp, tiebreak uint32) storage.Version {
 	var v storage.Version
-	b, _ := ts.AppendBinary(v[:0])
+	ts.AppendBinary(v[:0]) // writes the 12-byte encoding into v's array
 	binary.BigEndian.PutUint32(v[hlc.EncodedLen:], tiebreak)
-	_ = b
 	return v
 }
 
