@@ -36,17 +36,18 @@ func main() {
 	valueSize := flag.Int("value", 256, "value size in bytes")
 	tolerance := flag.Float64("tolerance", 0.10, "allowed RSS drift after warm-up, as a fraction")
 	heapProfile := flag.String("heapprofile", "", "write a heap profile here at the end")
+	rate := flag.Int("rate", 10000, "total operations per second (0: as fast as possible); a fixed rate keeps memory comparable over time on a shared machine, since TTL and tombstone queues grow with the write rate")
 	flag.Parse()
 	if *warmup == 0 {
 		*warmup = *duration * 3 / 10
 	}
-	if err := run(*duration, *warmup, *every, *workers, *keys, *valueSize, *tolerance, *heapProfile); err != nil {
+	if err := run(*duration, *warmup, *every, *workers, *keys, *valueSize, *rate, *tolerance, *heapProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(1)
 	}
 }
 
-func run(duration, warmup, every time.Duration, workers, keys, valueSize int, tolerance float64, heapProfile string) error {
+func run(duration, warmup, every time.Duration, workers, keys, valueSize, rate int, tolerance float64, heapProfile string) error {
 	var nodes []*gridkv.Node
 	defer func() {
 		for _, n := range nodes {
@@ -98,7 +99,20 @@ func run(duration, warmup, every time.Duration, workers, keys, valueSize int, to
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(w), 7))
 			value := make([]byte, valueSize)
+			var pace <-chan time.Time
+			if rate > 0 {
+				t := time.NewTicker(time.Duration(workers) * time.Second / time.Duration(rate))
+				defer t.Stop()
+				pace = t.C
+			}
 			for {
+				if pace != nil {
+					select {
+					case <-stop:
+						return
+					case <-pace:
+					}
+				}
 				select {
 				case <-stop:
 					return
