@@ -43,8 +43,10 @@ func Example() {
 			panic(err)
 		}
 	}
-	for len(nodes[0].Ring().Members()) < 3 { // wait until gossip has spread
-		time.Sleep(10 * time.Millisecond)
+	for _, n := range nodes { // wait until gossip has reached every node
+		for n.Ring().Len() < 3 {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 
 	if err := nodes[0].Set(ctx, "greeting", []byte("hello"), gridkv.WithTTL(time.Minute)); err != nil {

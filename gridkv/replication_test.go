@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gridkv/gridkv/hlc"
 	"github.com/gridkv/gridkv/storage"
 )
 
@@ -230,6 +231,9 @@ func TestDivergedReplicasConvergeByAntiEntropy(t *testing.T) {
 	if err := c.nodes[2].Set(ctx, "both", []byte("first"), WithConsistency(One)); err != nil {
 		t.Fatal(err)
 	}
+	// The two sides exchange no messages, so only wall time orders their
+	// writes, at the clock's resolution (hlc.Tick): let more than that pass.
+	time.Sleep(10 * hlc.Tick)
 	if err := c.nodes[0].Set(ctx, "both", []byte("second")); err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,12 @@
 // an upper bound (for example, Last plus MaxOffset) and refuse to issue
 // timestamps until the wall clock passes it.
 //
+// HAZARD: events on two nodes that do not communicate and fall within the
+// same Tick are ordered by their logical counters, which count events, not
+// time: a write issued a few microseconds later on another node can order
+// first. Last-write-wins across nodes is only as fine as Tick plus the clock
+// offset between them.
+//
 // HAZARD: wall times are int64 nanoseconds since the Unix epoch, valid until
 // the year 2262; readings before the epoch are treated as the epoch itself.
 package hlc
