@@ -260,19 +260,13 @@ func (n *Node) spawn(f func()) error {
 	if err := n.acquire(); err != nil {
 		return err
 	}
-	n.lifeMu.RLock()
-	if n.stopping {
-		n.lifeMu.RUnlock()
+	if !n.goOwned(func() {
+		defer n.release()
+		f()
+	}) {
 		n.release()
 		return ErrClosed
 	}
-	n.wg.Add(1)
-	n.lifeMu.RUnlock()
-	go func() {
-		defer n.wg.Done()
-		defer n.release()
-		f()
-	}()
 	return nil
 }
 
@@ -543,15 +537,7 @@ func (n *Node) drain(results <-chan replicaResult, pending int, then func([]repl
 	if pending == 0 {
 		return
 	}
-	n.lifeMu.RLock()
-	if n.stopping {
-		n.lifeMu.RUnlock()
-		return
-	}
-	n.wg.Add(1)
-	n.lifeMu.RUnlock()
-	go func() {
-		defer n.wg.Done()
+	n.goOwned(func() {
 		var late []replicaResult
 		for range pending {
 			select {
@@ -566,7 +552,7 @@ func (n *Node) drain(results <-chan replicaResult, pending int, then func([]repl
 		if then != nil {
 			then(late)
 		}
-	}()
+	})
 }
 
 // repair writes newest to every answer that is older. When blocking, it

@@ -211,6 +211,23 @@ func (n *Node) start(f func()) {
 	}()
 }
 
+// goOwned runs f on a goroutine that Close waits for, unless the node is
+// already stopping (then it reports false and f does not run).
+func (n *Node) goOwned(f func()) bool {
+	n.lifeMu.RLock()
+	if n.stopping {
+		n.lifeMu.RUnlock()
+		return false
+	}
+	n.wg.Add(1)
+	n.lifeMu.RUnlock()
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+	return true
+}
+
 // ID returns the node's ID.
 func (n *Node) ID() string { return n.id }
 
