@@ -32,33 +32,32 @@ type Sharded struct {
 }
 
 type shard struct {
-	mu     sync.RWMutex
-	closed bool
+	// Hot fields first: a Put or Get touches the first two cache lines of
+	// its shard and nothing else here (the free lists sit at the end).
+	mu         sync.RWMutex
+	closed     bool
+	slots      []uint64 // index, see index.go
+	pages      [][]byte
+	count      int
+	bytes      int64
+	seq        uint32 // write sequence, the LRU clock
+	tombstones int
+	deadlines  int // entries that have a deadline
+	digests    []uint64
+	due        []uint64 // deadline queue, see duequeue.go
+	compactDue int      // compact the due queue when it grows past this
 
-	slots []uint64 // index, see index.go
-	count int
-
-	pages     [][]byte
 	freePages []uint16
 	tail      int // page being carved
 	tailOff   int
 	nextPage  int
 	pageBytes int64
+	rng       uint64
+	evictions uint64
+	expired   uint64
+	purged    uint64
 	free      [256]uint32 // free-list heads by size class
-
-	bytes      int64
-	tombstones int
-	seq        uint32 // write sequence, the LRU clock
-	rng        uint64
-	digests    []uint64
-
-	due        []uint64 // deadline queue, see duequeue.go
-	deadlines  int      // entries that have a deadline
-	compactDue int      // compact the due queue when it grows past this
-	evictions  uint64
-	expired    uint64
-	purged     uint64
-	_          [64]byte // keep neighbouring shards' locks off this cache line
+	_         [64]byte    // keep neighbouring shards' locks off this cache line
 }
 
 var _ Engine = (*Sharded)(nil)
@@ -229,7 +228,10 @@ func (s *Sharded) write(sh *shard, h uint64, pos int, oldRef uint32, found bool,
 	put64(c[hdrExpiry:], uint64(expiry))
 	copy(c[hdrVersion:hdrVersion+16], v[:])
 	sh.seq++
-	atomic.StoreUint32(metaWord(c), uint32(len(key))|uint32(sh.stamp())<<16)
+	// A plain store: the write lock excludes the readers that update the
+	// stamp atomically, and an atomic exchange here would drain the store
+	// buffer (the chunk's fresh cache lines) on every write.
+	*metaWord(c) = uint32(len(key)) | uint32(sh.stamp())<<16
 
 	if ref != oldRef {
 		if found {
