@@ -157,6 +157,97 @@ var conformanceTests = []struct {
 	{"Closed", testClosed},
 	{"HandlerExists", testHandlerExists},
 	{"InlineHandler", testInline},
+	{"CancelWhileReadingOwnResponse", testCancelReuse},
+	{"MixedCancelsShareOneConnection", testMixedCancels},
+}
+
+// testCancelReuse cancels calls on a warm connection, where (net engine)
+// the caller reads its own response and must be interrupted: each call ends
+// with Canceled, the connection survives (no stall, no reconnect) and the
+// next call gets its own answer.
+func testCancelReuse(t *testing.T, e env) {
+	a := e.node(t, func(c *transport.Config) { c.ConnsPerPeer = 1 })
+	b := e.node(t, nil)
+	mustHandle(t, b, typeEcho, echo)
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	defer close(release)
+	mustHandle(t, b, typeBlock, func(context.Context, string, []byte) ([]byte, error) {
+		started <- struct{}{}
+		<-release
+		return []byte("late"), nil
+	})
+	if _, err := a.Call(ctxT(t, 5*time.Second), b.Addr(), typeEcho, []byte("warm")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { <-started; cancel() }()
+		if _, err := a.Call(ctx, b.Addr(), typeBlock, nil); !errors.Is(err, context.Canceled) {
+			t.Fatalf("call %d: got %v, want Canceled", i, err)
+		}
+		want := fmt.Appendf(nil, "after %d", i)
+		got, err := a.Call(ctxT(t, 5*time.Second), b.Addr(), typeEcho, want)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("call after cancel %d: %q %v", i, got, err)
+		}
+	}
+	ps := peerStats(a, b.Addr())
+	if ps.Reconnects != 0 || ps.Errors.Stalled != 0 || ps.Errors.ConnClosed != 0 || ps.InFlight != 0 {
+		t.Fatalf("Reconnects=%d errors=%+v InFlight=%d, want a healthy connection", ps.Reconnects, ps.Errors, ps.InFlight)
+	}
+}
+
+// testMixedCancels runs many callers over one connection, a third of them
+// cancelled while their handler sleeps: every other call must get exactly
+// its own answer (no call waits for a reader that left).
+func testMixedCancels(t *testing.T, e env) {
+	a := e.node(t, func(c *transport.Config) { c.ConnsPerPeer = 1 })
+	b := e.node(t, func(c *transport.Config) { c.HandlerPoolSize = 256 })
+	mustHandle(t, b, typeEcho, echo)
+	mustHandle(t, b, typeBlock, func(_ context.Context, _ string, p []byte) ([]byte, error) {
+		time.Sleep(time.Duration(p[0]) * 100 * time.Microsecond) // the handler's work
+		return p, nil
+	})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 150 {
+				switch i % 3 {
+				case 0: // cancelled before its response can arrive
+					ctx, cancel := context.WithCancel(context.Background())
+					cancel2 := make(chan struct{})
+					go func() { defer close(cancel2); cancel() }()
+					_, err := a.Call(ctx, b.Addr(), typeBlock, []byte{20})
+					<-cancel2
+					if err != nil && !errors.Is(err, context.Canceled) {
+						t.Errorf("cancelled call: %v", err)
+						return
+					}
+				case 1:
+					want := fmt.Appendf(nil, "g%d-%d", g, i)
+					got, err := a.Call(ctxT(t, 10*time.Second), b.Addr(), typeEcho, want)
+					if err != nil || !bytes.Equal(got, want) {
+						t.Errorf("echo: %q %v", got, err)
+						return
+					}
+				default:
+					want := []byte{byte(i % 7)}
+					got, err := a.Call(ctxT(t, 10*time.Second), b.Addr(), typeBlock, want)
+					if err != nil || !bytes.Equal(got, want) {
+						t.Errorf("slow call: %v %v", got, err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if ps := peerStats(a, b.Addr()); ps.Reconnects != 0 || ps.Errors.Stalled != 0 || ps.Errors.ConnClosed != 0 {
+		t.Fatalf("Reconnects=%d errors=%+v, want a healthy connection", ps.Reconnects, ps.Errors)
+	}
 }
 
 func testInline(t *testing.T, e env) {

@@ -13,9 +13,13 @@
 // response is routed back by that ID.
 //
 // Two engines sit behind the same Endpoint: EngineNet (standard library:
-// one reader and one writer goroutine per connection; an uncontended
-// sender writes directly) and EngineGnet (gnet/v2 event loops do the
-// reads and writes). They speak the same wire format and interoperate.
+// an uncontended sender writes directly, a writer goroutine per connection
+// takes over when frames queue up; an accepted connection has a reader
+// goroutine, while on a dialed connection a waiting caller reads its own
+// response when nobody else is reading, so a round trip costs one
+// goroutine wake-up, as with a plain net.Conn) and EngineGnet (gnet/v2
+// event loops do the reads and writes). They speak the same wire format
+// and interoperate.
 //
 // # Guarantees
 //

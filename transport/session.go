@@ -34,6 +34,10 @@ type session struct {
 	nextID  atomic.Uint64
 	pmu     sync.Mutex
 	pending map[uint64]*call // nil once the session failed
+	reader  int              // who holds the read role (net engine)
+	leader  *call            // the call leading, when reader == readerCaller
+	// leaderWaits: the leader waits between frames and may be interrupted.
+	leaderWaits bool
 
 	activity     atomic.Uint64 // messages in or out, for idle detection
 	partialSince atomic.Int64  // unix nanos since a partial frame sat unread (gnet)

@@ -290,13 +290,17 @@ func (ep *Endpoint) Call(ctx context.Context, addr string, t MsgType, payload []
 	}
 	p.ctr.Out(len(payload))
 	var r result
-	select {
-	case r = <-c.ch:
-	case <-ctx.Done():
-		if !s.removePending(id) {
-			<-c.ch // the response or a failure raced us; drop it
+	if l, ok := s.io.(leaderIO); ok && s.tryLead(c) {
+		r = l.lead(ctx, s, id, c) // read the response ourselves
+	} else {
+		select {
+		case r = <-c.ch:
+		case <-ctx.Done():
+			if !s.removePending(id) {
+				<-c.ch // the response or a failure raced us; drop it
+			}
+			r = result{err: ctx.Err()}
 		}
-		r = result{err: ctx.Err()}
 	}
 	ep.callPool.Put(c)
 	p.ctr.CallDone(time.Since(start))
@@ -607,6 +611,12 @@ func (ep *Endpoint) sweep(now time.Time) {
 			s.peer.ctr.errs.stalled.Add(1)
 			s.fail(fmt.Errorf("%w: peer stalled mid-frame", ErrBadFrame))
 			continue
+		}
+		s.mu.Lock()
+		sio := s.io // nil until the engine attached
+		s.mu.Unlock()
+		if l, ok := sio.(leaderIO); ok && s.dialer {
+			l.watch() // read an idle dialed connection to notice a close
 		}
 		if ep.cfg.IdleTimeout <= 0 {
 			continue
