@@ -37,7 +37,8 @@ type netEngine struct{ ep *Endpoint }
 type netIO struct {
 	c    net.Conn
 	kick chan struct{}
-	rest []byte // unwritten tail of s.inflight, for the writer (under s.mu)
+	rest []byte    // unwritten tail of s.inflight, for the writer (under s.mu)
+	wdl  time.Time // the socket's write deadline (flushing token holder)
 	fr   frameReader
 	wake chan struct{} // dialed connections: take the read role (watcher)
 }
@@ -87,9 +88,18 @@ func (n *netIO) closeConn() { n.c.Close() }
 // context.
 const directWriteBudget = 2 * time.Millisecond
 
+// write writes buf with a deadline between d/2 and d from now. The socket's
+// deadline is moved only when the one already set falls outside that
+// window: setting it re-arms a runtime timer, a measurable share of a
+// loopback round trip, and back-to-back writes can share one deadline.
+// Only the goroutine that holds the session's flushing token writes.
 func (n *netIO) write(buf []byte, d time.Duration) (int, error) {
-	if err := n.c.SetWriteDeadline(time.Now().Add(d)); err != nil {
-		return 0, err
+	now := time.Now()
+	if left := n.wdl.Sub(now); left < d/2 || left > d {
+		n.wdl = now.Add(d)
+		if err := n.c.SetWriteDeadline(n.wdl); err != nil {
+			return 0, err
+		}
 	}
 	return n.c.Write(buf)
 }
