@@ -159,6 +159,46 @@ var conformanceTests = []struct {
 	{"InlineHandler", testInline},
 	{"CancelWhileReadingOwnResponse", testCancelReuse},
 	{"MixedCancelsShareOneConnection", testMixedCancels},
+	{"SlowHandlerDoesNotBlockItsConnection", testSlowHandlerSameConn},
+}
+
+// testSlowHandlerSameConn blocks a handler (EngineNet: on the connection's
+// reader, which it took because nothing else was buffered) and checks that
+// later requests on the same connection are still served.
+func testSlowHandlerSameConn(t *testing.T, e env) {
+	a := e.node(t, func(c *transport.Config) { c.ConnsPerPeer = 1 })
+	b := e.node(t, nil)
+	mustHandle(t, b, typeEcho, echo)
+	started := make(chan struct{})
+	release := make(chan struct{})
+	mustHandle(t, b, typeBlock, func(context.Context, string, []byte) ([]byte, error) {
+		close(started)
+		<-release
+		return []byte("done"), nil
+	})
+	if _, err := a.Call(ctxT(t, 5*time.Second), b.Addr(), typeEcho, []byte("warm")); err != nil {
+		t.Fatal(err)
+	}
+	blocked := make(chan error, 1)
+	go func() {
+		got, err := a.Call(ctxT(t, 10*time.Second), b.Addr(), typeBlock, nil)
+		if err == nil && string(got) != "done" {
+			err = fmt.Errorf("got %q", got)
+		}
+		blocked <- err
+	}()
+	<-started
+	for i := range 10 {
+		want := fmt.Appendf(nil, "while blocked %d", i)
+		got, err := a.Call(ctxT(t, 5*time.Second), b.Addr(), typeEcho, want)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("echo behind a blocked handler: %q %v", got, err)
+		}
+	}
+	close(release)
+	if err := <-blocked; err != nil {
+		t.Fatalf("blocked call: %v", err)
+	}
 }
 
 // testCancelReuse cancels calls on a warm connection, where (net engine)

@@ -36,8 +36,9 @@
 //     (calls fail fast with ErrDial meanwhile).
 //   - Bounded everything: frames by MaxFrameSize, queued outbound bytes per
 //     connection by OutboundQueueBytes (senders wait, bounded by their
-//     context), running handlers by HandlerPoolSize (an ants pool; beyond
-//     it callers get ErrOverloaded), concurrent inbound handshakes by 256.
+//     context), running handlers by HandlerPoolSize (an ants pool, plus
+//     handlers run by a connection's reader, see Handle; beyond it callers
+//     get ErrOverloaded), concurrent inbound handshakes by 256.
 //   - Untrusted bytes never panic: a bad hello, header, flag combination,
 //     oversized frame, unauthenticated frame or a frame left half-sent for
 //     FrameTimeout closes that connection, counted by kind in Stats;

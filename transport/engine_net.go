@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,6 +42,14 @@ type netIO struct {
 	wdl  time.Time // the socket's write deadline (flushing token holder)
 	fr   frameReader
 	wake chan struct{} // dialed connections: take the read role (watcher)
+
+	// Accepted connections: handlers run by the reader (see readLoop).
+	handed    *task         // taken by runHere for the current reader
+	busy      atomic.Uint64 // odd while the current reader runs a handler
+	gen       uint64        // current reader's number (under s.pmu)
+	slow      *time.Timer   // watchSlow, armed while handlers run
+	slowArmed atomic.Bool
+	slowSeen  atomic.Uint64
 }
 
 // Holders of a session's read role.
@@ -72,7 +81,10 @@ func (e *netEngine) attach(s *session, c net.Conn) error {
 		s.pmu.Lock()
 		s.reader = readerLoop
 		s.pmu.Unlock()
-		go nio.readLoop(s)
+		s.runHere = nio.runHere
+		nio.slow = time.AfterFunc(time.Hour, func() { nio.watchSlow(s) })
+		nio.slow.Stop()
+		go nio.readLoop(s, 0)
 	}
 	go nio.writeLoop(s)
 	return nil
@@ -80,7 +92,12 @@ func (e *netEngine) attach(s *session, c net.Conn) error {
 
 func (e *netEngine) close() {}
 
-func (n *netIO) closeConn() { n.c.Close() }
+func (n *netIO) closeConn() {
+	n.c.Close()
+	if n.slow != nil {
+		n.slow.Stop()
+	}
+}
 
 // directWriteBudget bounds how long a sending goroutine writes itself; a
 // socket that does not take the bytes by then (a slow peer) gets the rest
@@ -187,11 +204,27 @@ func (n *netIO) writeLoop(s *session) {
 	}
 }
 
-// readLoop is an accepted connection's reader: it reads until an error.
-func (n *netIO) readLoop(s *session) {
+// readLoop is an accepted connection's reader number gen: it reads until an
+// error, or until it ran a handler for so long that reader gen+1 took over.
+//
+// A request for a pooled handler that arrives when no further frame is
+// buffered is run by the reader itself (runHere) instead of being handed to
+// a pool worker: waking a worker costs about as much as a loopback round
+// trip on these VMs. While such a handler runs, the slow timer (armed at
+// most once per slowHandler) watches it; one still running after
+// slowHandler..2×slowHandler gets a new reader started for the connection
+// (watchSlow), so slow handlers cannot hold up the frames behind them for
+// longer than that.
+func (n *netIO) readLoop(s *session, gen uint64) {
 	defer s.ep.wg.Done()
 	for {
 		err := n.fr.next(s)
+		if t := n.handed; t != nil {
+			n.handed = nil
+			if !n.runHanded(s, t, gen) {
+				return // replaced while the handler ran
+			}
+		}
 		if err == errInterrupted {
 			_ = n.c.SetReadDeadline(time.Time{})
 			continue
@@ -201,6 +234,69 @@ func (n *netIO) readLoop(s *session) {
 			return
 		}
 	}
+}
+
+// slowHandler is how long a handler may run on a connection's reader before
+// it may be replaced (see readLoop).
+const slowHandler = 500 * time.Microsecond
+
+// runHere takes a request's task for the reader to run unless more frames
+// are already buffered (those are better served in parallel by the pool).
+func (n *netIO) runHere(t *task) bool {
+	if n.fr.br.Buffered() > 0 {
+		return false
+	}
+	n.handed = t
+	return true
+}
+
+// runHanded runs a handler on reader gen and reports whether that reader is
+// still the connection's reader afterwards.
+func (n *netIO) runHanded(s *session, t *task, gen uint64) bool {
+	n.busy.Add(1) // odd: a handler runs
+	if n.slowArmed.CompareAndSwap(false, true) {
+		n.slow.Reset(slowHandler)
+	}
+	func() {
+		defer func() { _ = recover() }() // as the pool does: the caller times out
+		s.ep.serve(t, true)
+	}()
+	s.ep.running.Add(-1)
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if n.gen != gen {
+		return false
+	}
+	n.busy.Add(1) // even: idle
+	return true
+}
+
+// watchSlow runs on the slow timer: if the same handler has been running on
+// the reader since the previous tick, it starts the next reader.
+func (n *netIO) watchSlow(s *session) {
+	b := n.busy.Load()
+	if b&1 == 0 {
+		n.slowArmed.Store(false)
+		// A handler may have started between the load and the store,
+		// seeing the timer still armed.
+		if n.busy.Load()&1 == 0 || !n.slowArmed.CompareAndSwap(false, true) {
+			return
+		}
+		b = n.busy.Load()
+	}
+	if b == n.slowSeen.Swap(b) {
+		s.pmu.Lock()
+		// Reader gen is inside runHanded (busy is odd), so it still holds
+		// its share of the endpoint's WaitGroup.
+		if n.busy.Load() == b && s.pending != nil {
+			n.gen++
+			n.busy.Add(1) // the new reader starts idle
+			s.ep.wg.Add(1)
+			go n.readLoop(s, n.gen)
+		}
+		s.pmu.Unlock()
+	}
+	n.slow.Reset(slowHandler)
 }
 
 // readFailed files a read error and fails the session.

@@ -358,3 +358,31 @@ func TestWritesCoalesce(t *testing.T) {
 		t.Logf("%s: %d frames in %d socket writes", e, ps.MsgsOut, ps.Writes)
 	})
 }
+
+// TestHandlerPanicIsContained: a panicking handler costs its caller a
+// timeout, not the process or the connection (memnet, a test network, lets
+// panics through).
+func TestHandlerPanicIsContained(t *testing.T) {
+	forEngine(t, func(t *testing.T, e transport.Engine) {
+		testHandlerPanic(t, e)
+	})
+}
+
+func testHandlerPanic(t *testing.T, e transport.Engine) {
+	cfg := testConfig(e)
+	cfg.ConnsPerPeer = 1
+	a, b := listen(t, cfg), listen(t, testConfig(e))
+	mustHandle(t, b, typeEcho, echo)
+	mustHandle(t, b, typeBlock, func(context.Context, string, []byte) ([]byte, error) {
+		panic("handler bug")
+	})
+	if _, err := a.Call(ctxT(t, 5*time.Second), b.Addr(), typeEcho, []byte("warm")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Call(ctxT(t, 200*time.Millisecond), b.Addr(), typeBlock, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("call to a panicking handler: %v, want DeadlineExceeded", err)
+	}
+	if got, err := a.Call(ctxT(t, 5*time.Second), b.Addr(), typeEcho, []byte("after")); err != nil || string(got) != "after" {
+		t.Fatalf("call after a handler panic: %q %v", got, err)
+	}
+}

@@ -35,7 +35,10 @@ type session struct {
 	pmu     sync.Mutex
 	pending map[uint64]*call // nil once the session failed
 	reader  int              // who holds the read role (net engine)
-	leader  *call            // the call leading, when reader == readerCaller
+	// runHere, if set, may take a request's task for the goroutine that
+	// read it to run (accepted net connections); set before reading.
+	runHere func(t *task) bool
+	leader  *call // the call leading, when reader == readerCaller
 	// leaderWaits: the leader waits between frames and may be interrupted.
 	leaderWaits bool
 
@@ -284,7 +287,18 @@ func (s *session) onFrame(h Header, payload []byte, t *task) {
 		s.ep.serve(t, false)
 		return
 	}
+	if s.ep.running.Add(1) > int64(s.ep.cfg.HandlerPoolSize) {
+		s.ep.running.Add(-1)
+		s.ep.releaseTask(t)
+		s.peer.ctr.errs.overloaded.Add(1)
+		s.reject(h, CodeOverloaded, "handler pool saturated")
+		return
+	}
+	if s.runHere != nil && s.runHere(t) {
+		return // the reader runs it next (netIO.readLoop)
+	}
 	if err := s.ep.pool.Invoke(t); err != nil {
+		s.ep.running.Add(-1)
 		s.ep.releaseTask(t)
 		s.peer.ctr.errs.overloaded.Add(1)
 		s.reject(h, CodeOverloaded, "handler pool saturated")
@@ -310,8 +324,12 @@ func (ep *Endpoint) releaseTask(t *task) {
 	ep.taskPool.Put(t)
 }
 
-// runTask runs a handler on the pool and sends its response.
-func (ep *Endpoint) runTask(arg any) { ep.serve(arg.(*task), true) }
+// runTask runs a handler on the pool and sends its response. A handler's
+// panic is recovered by the pool (the caller times out).
+func (ep *Endpoint) runTask(arg any) {
+	defer ep.running.Add(-1)
+	ep.serve(arg.(*task), true)
+}
 
 // serve runs a handler and queues its response. Pool workers may wait for
 // queue space; inline handlers (reader or event loop) must not, so a full

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -71,6 +72,7 @@ type Endpoint struct {
 	handlersMu sync.Mutex
 
 	pool      *ants.PoolWithFunc
+	running   atomic.Int64 // running Handle handlers, bounded by HandlerPoolSize
 	taskPool  sync.Pool
 	callPool  sync.Pool
 	handshake chan struct{} // semaphore bounding concurrent inbound handshakes
@@ -130,7 +132,10 @@ func Listen(cfg Config) (*Endpoint, error) {
 	ep.taskPool.New = func() any { return &task{} }
 	ep.ctx, ep.cancel = context.WithCancel(context.Background())
 
-	pool, err := ants.NewPoolWithFunc(cfg.HandlerPoolSize, ep.runTask,
+	// running enforces HandlerPoolSize exactly, for handlers on the pool and
+	// on readers alike; the pool has a little slack because a worker
+	// returns to it just after its handler released the count.
+	pool, err := ants.NewPoolWithFunc(cfg.HandlerPoolSize+runtime.GOMAXPROCS(0), ep.runTask,
 		ants.WithNonblocking(true), ants.WithLogger(nopLogger{}))
 	if err != nil {
 		ep.cancel()
@@ -202,7 +207,13 @@ func (ep *Endpoint) Addr() string { return ep.addr }
 // Engine reports the engine in use.
 func (ep *Endpoint) Engine() Engine { return ep.cfg.Engine }
 
-// Handle implements Transport.
+// Handle implements Transport. With EngineNet, a request that arrives on
+// an otherwise quiet connection runs on the goroutine that read it (no
+// hand-off to a pool worker, which costs as much as the network round trip
+// on small VMs); if it is still running after slowHandler to 2×slowHandler,
+// a new reader takes over the connection, so a slow handler delays the
+// frames behind it by at most that. Either way it counts against
+// HandlerPoolSize.
 func (ep *Endpoint) Handle(t MsgType, h Handler) error { return ep.register(t, h, false) }
 
 // HandleInline implements Transport: h runs on the connection's reader
