@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -38,8 +39,9 @@ type netEngine struct{ ep *Endpoint }
 type netIO struct {
 	c    net.Conn
 	kick chan struct{}
-	rest []byte    // unwritten tail of s.inflight, for the writer (under s.mu)
-	wdl  time.Time // the socket's write deadline (flushing token holder)
+	rest []byte     // unwritten tail of s.inflight, for the writer (under s.mu)
+	wdl  time.Time  // the socket's write deadline (flushing token holder)
+	rw   *rawWriter // direct writes without a deadline; nil if unavailable
 	fr   frameReader
 	wake chan struct{} // dialed connections: take the read role (watcher)
 
@@ -64,6 +66,11 @@ func (e *netEngine) attach(s *session, c net.Conn) error {
 		_ = tc.SetNoDelay(true)
 	}
 	nio := &netIO{c: c, kick: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			nio.rw = newRawWriter(rc)
+		}
+	}
 	nio.fr.init(c, s)
 	s.mu.Lock()
 	s.io = nio
@@ -121,13 +128,26 @@ func (n *netIO) write(buf []byte, d time.Duration) (int, error) {
 	return n.c.Write(buf)
 }
 
+// errNoRawWrite: the platform has no non-blocking direct write.
+var errNoRawWrite = errors.New("transport: no raw write")
+
+// directWrite writes buf from a sending goroutine: on unix, what the socket
+// takes at once (tryWrite); elsewhere, within directWriteBudget. Either way
+// it may return having written only part of buf.
+func (n *netIO) directWrite(buf []byte) (int, error) {
+	if n.rw != nil {
+		return n.rw.tryWrite(buf)
+	}
+	return n.write(buf, directWriteBudget)
+}
+
 func (n *netIO) flushLocked(s *session) error {
 	buf := s.takeLocked()
 	s.mu.Unlock()
 	s.peer.ctr.writes.Add(1)
-	k, err := n.write(buf, directWriteBudget)
+	k, err := n.directWrite(buf)
 	s.mu.Lock()
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+	if (err == nil && k < len(buf)) || (err != nil && errors.Is(err, os.ErrDeadlineExceeded)) {
 		// Hand the unwritten rest to the writer goroutine (flushing stays
 		// set, keeping frame order).
 		n.rest = buf[k:]
@@ -238,7 +258,7 @@ func (n *netIO) readLoop(s *session, gen uint64) {
 
 // slowHandler is how long a handler may run on a connection's reader before
 // it may be replaced (see readLoop).
-const slowHandler = 500 * time.Microsecond
+const slowHandler = time.Millisecond
 
 // runHere takes a request's task for the reader to run unless more frames
 // are already buffered (those are better served in parallel by the pool).

@@ -289,13 +289,13 @@ func (ep *Endpoint) Call(ctx context.Context, addr string, t MsgType, payload []
 		return nil, fmt.Errorf("%w: %s", ErrConnClosed, addr)
 	}
 	p.ctr.CallStarted()
-	start := time.Now()
+	start := monoNow()
 	if err := s.enqueue(ctx, Header{Flags: FlagRequest, Type: t, ID: id}, payload, true); err != nil {
 		if !s.removePending(id) {
 			<-c.ch
 		}
 		ep.callPool.Put(c)
-		p.ctr.CallDone(time.Since(start))
+		p.ctr.CallDone(monoNow() - start)
 		p.ctr.Error(err)
 		return nil, err
 	}
@@ -314,7 +314,7 @@ func (ep *Endpoint) Call(ctx context.Context, addr string, t MsgType, payload []
 		}
 	}
 	ep.callPool.Put(c)
-	p.ctr.CallDone(time.Since(start))
+	p.ctr.CallDone(monoNow() - start)
 	if r.err != nil {
 		p.ctr.Error(r.err)
 		return nil, r.err
@@ -346,6 +346,14 @@ func (ep *Endpoint) Send(ctx context.Context, addr string, t MsgType, payload []
 	p.ctr.Out(len(payload))
 	return nil
 }
+
+// monoEpoch anchors monoNow.
+var monoEpoch = time.Now()
+
+// monoNow is a monotonic clock reading for latencies: time.Since on a
+// monotonic base reads only the runtime's monotonic clock, about half the
+// cost of time.Now (which also reads the wall clock) on these VMs.
+func monoNow() time.Duration { return time.Since(monoEpoch) }
 
 // Stats implements Transport.
 func (ep *Endpoint) Stats() Stats {
