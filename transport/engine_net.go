@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -89,6 +90,7 @@ func (e *netEngine) attach(s *session, c net.Conn) error {
 		s.reader = readerLoop
 		s.pmu.Unlock()
 		s.runHere = nio.runHere
+		nio.fr.cork = true
 		nio.slow = time.AfterFunc(time.Hour, func() { nio.watchSlow(s) })
 		nio.slow.Stop()
 		go nio.readLoop(s, 0)
@@ -174,6 +176,11 @@ func (n *netIO) flushLocked(s *session) error {
 	return nil
 }
 
+func (n *netIO) deferFlushLocked(s *session) {
+	s.mu.Unlock()
+	n.signal()
+}
+
 func (n *netIO) signal() {
 	select {
 	case n.kick <- struct{}{}:
@@ -190,6 +197,9 @@ func (n *netIO) writeLoop(s *session) {
 		case <-s.done:
 			return
 		}
+		// Let the goroutines that are ready to run queue their frames
+		// first: this write then carries them all.
+		runtime.Gosched()
 		s.mu.Lock()
 		if rest := n.rest; rest != nil {
 			n.rest = nil
@@ -479,6 +489,7 @@ var errInterrupted = errors.New("transport: read interrupted")
 // frameReader reads one frame at a time from a connection for whoever holds
 // the session's read role.
 type frameReader struct {
+	cork   bool // accepted connections: batch the responses (setCork)
 	c      net.Conn
 	br     *bufio.Reader
 	sealed []byte
@@ -594,6 +605,28 @@ func (f *frameReader) read(s *session) error {
 			return err
 		}
 	}
+	if f.cork {
+		s.setCork(f.nextComplete(s))
+	}
 	s.onFrame(h, dst, t)
 	return nil
+}
+
+// nextComplete reports whether another whole frame is already buffered, so
+// that reading it will not block.
+func (f *frameReader) nextComplete(s *session) bool {
+	b := f.br.Buffered()
+	if s.cs == nil {
+		if b < HeaderSize {
+			return false
+		}
+		hb, _ := f.br.Peek(HeaderSize)
+		h, err := DecodeHeader(hb, s.ep.cfg.MaxFrameSize)
+		return err == nil && b >= HeaderSize+int(h.Length)
+	}
+	if b < 4 {
+		return false
+	}
+	lb, _ := f.br.Peek(4)
+	return b >= 4+int(binary.BigEndian.Uint32(lb))
 }

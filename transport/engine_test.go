@@ -386,3 +386,44 @@ func testHandlerPanic(t *testing.T, e transport.Engine) {
 		t.Fatalf("call after a handler panic: %q %v", got, err)
 	}
 }
+
+// TestResponsesCoalesce: with EngineNet, responses to requests that arrived
+// together leave together (the reader corks the connection while more
+// requests are buffered). gnet hands each response to its event loop
+// separately (counted as one write each) and is not checked here.
+func TestResponsesCoalesce(t *testing.T) {
+	forEngine(t, func(t *testing.T, e transport.Engine) {
+		if e != transport.EngineNet {
+			t.Skip("EngineNet only")
+		}
+		cfg := testConfig(e)
+		cfg.ConnsPerPeer = 1
+		a, b := listen(t, cfg), listen(t, cfg)
+		if err := b.HandleInline(typeEcho, echo); err != nil {
+			t.Fatal(err)
+		}
+		const callers, each = 64, 30
+		errs := make(chan error, callers)
+		for range callers {
+			go func() {
+				for range each {
+					if _, err := a.Call(context.Background(), b.Addr(), typeEcho, make([]byte, 64)); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range callers {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		ps := peerStats(b, a.Addr())
+		if ps.MsgsOut != callers*each || ps.Writes >= ps.MsgsOut {
+			t.Fatalf("%d responses in %d writes: expected coalescing", ps.MsgsOut, ps.Writes)
+		}
+		t.Logf("%s: %d responses in %d socket writes", e, ps.MsgsOut, ps.Writes)
+	})
+}

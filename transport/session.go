@@ -26,6 +26,7 @@ type session struct {
 	spare    []byte // free buffer swapped in when pend is taken
 	inflight []byte // buffer being written (gnet)
 	flushing bool
+	corked   bool // hold frames: the reader has more requests buffered (setCork)
 	closed   bool
 	closeErr error
 	spaceCh  chan struct{} // closed when pend drains; senders wait on it
@@ -99,14 +100,16 @@ func (s *session) idle() bool {
 	return n == 0 && !busy
 }
 
-func (s *session) addPending(id uint64, c *call) bool {
+// addPending registers call c under id and reports how many calls are now
+// pending (0: the session failed).
+func (s *session) addPending(id uint64, c *call) int {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
 	if s.pending == nil {
-		return false
+		return 0
 	}
 	s.pending[id] = c
-	return true
+	return len(s.pending)
 }
 
 // removePending reports whether the call was still pending; if not, a
@@ -134,6 +137,22 @@ func (s *session) frameSize(n int) int {
 // it fails at once with ErrOverloaded (used where waiting could deadlock:
 // replies sent from a reader or event loop).
 func (s *session) enqueue(ctx context.Context, h Header, payload []byte, block bool) error {
+	return s.enqueueMode(ctx, h, payload, block, true)
+}
+
+// deferredFlusher is implemented by engines that can leave a flush to a
+// writer goroutine.
+type deferredFlusher interface {
+	// deferFlushLocked is called with s.mu held and s.flushing just set; it
+	// releases s.mu and has the writer goroutine write pend.
+	deferFlushLocked(s *session)
+}
+
+// enqueueMode is enqueue; with direct false and no flush running, the
+// frame is left to the engine's writer goroutine (if it has one) instead of
+// being written by the caller: under load, frames queued by the callers
+// that run before the writer does leave in one write.
+func (s *session) enqueueMode(ctx context.Context, h Header, payload []byte, block, direct bool) error {
 	need := s.frameSize(len(payload))
 	limit := s.ep.cfg.OutboundQueueBytes
 	s.mu.Lock()
@@ -169,12 +188,37 @@ func (s *session) enqueue(ctx context.Context, h Header, payload []byte, block b
 		s.pend = AppendFrame(s.pend, h, payload)
 	}
 	s.activity.Add(1)
-	if s.flushing {
+	if s.flushing || (s.corked && len(s.pend) < maxCorked) {
 		s.mu.Unlock()
 		return nil
 	}
 	s.flushing = true
+	if !direct {
+		if df, ok := s.io.(deferredFlusher); ok {
+			df.deferFlushLocked(s)
+			return nil
+		}
+	}
 	return s.io.flushLocked(s)
+}
+
+// maxCorked is how many bytes a cork holds back before they are written
+// anyway.
+const maxCorked = 64 << 10
+
+// setCork holds queued frames back while the reader has more complete
+// requests buffered, so that the responses of inline handlers to a batch of
+// requests leave in one write instead of one each; uncorking flushes what
+// queued meanwhile.
+func (s *session) setCork(v bool) {
+	s.mu.Lock()
+	s.corked = v
+	if v || s.flushing || s.closed || len(s.pend) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.flushing = true
+	_ = s.io.flushLocked(s) // a failure fails the session
 }
 
 // takeLocked swaps out the pending buffer for writing and wakes senders
