@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -176,11 +175,6 @@ func (n *netIO) flushLocked(s *session) error {
 	return nil
 }
 
-func (n *netIO) deferFlushLocked(s *session) {
-	s.mu.Unlock()
-	n.signal()
-}
-
 func (n *netIO) signal() {
 	select {
 	case n.kick <- struct{}{}:
@@ -197,9 +191,6 @@ func (n *netIO) writeLoop(s *session) {
 		case <-s.done:
 			return
 		}
-		// Let the goroutines that are ready to run queue their frames
-		// first: this write then carries them all.
-		runtime.Gosched()
 		s.mu.Lock()
 		if rest := n.rest; rest != nil {
 			n.rest = nil

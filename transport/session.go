@@ -137,22 +137,6 @@ func (s *session) frameSize(n int) int {
 // it fails at once with ErrOverloaded (used where waiting could deadlock:
 // replies sent from a reader or event loop).
 func (s *session) enqueue(ctx context.Context, h Header, payload []byte, block bool) error {
-	return s.enqueueMode(ctx, h, payload, block, true)
-}
-
-// deferredFlusher is implemented by engines that can leave a flush to a
-// writer goroutine.
-type deferredFlusher interface {
-	// deferFlushLocked is called with s.mu held and s.flushing just set; it
-	// releases s.mu and has the writer goroutine write pend.
-	deferFlushLocked(s *session)
-}
-
-// enqueueMode is enqueue; with direct false and no flush running, the
-// frame is left to the engine's writer goroutine (if it has one) instead of
-// being written by the caller: under load, frames queued by the callers
-// that run before the writer does leave in one write.
-func (s *session) enqueueMode(ctx context.Context, h Header, payload []byte, block, direct bool) error {
 	need := s.frameSize(len(payload))
 	limit := s.ep.cfg.OutboundQueueBytes
 	s.mu.Lock()
@@ -193,12 +177,6 @@ func (s *session) enqueueMode(ctx context.Context, h Header, payload []byte, blo
 		return nil
 	}
 	s.flushing = true
-	if !direct {
-		if df, ok := s.io.(deferredFlusher); ok {
-			df.deferFlushLocked(s)
-			return nil
-		}
-	}
 	return s.io.flushLocked(s)
 }
 

@@ -284,16 +284,13 @@ func (ep *Endpoint) Call(ctx context.Context, addr string, t MsgType, payload []
 	}
 	c := ep.callPool.Get().(*call)
 	id := s.nextID.Add(1)
-	inflight := s.addPending(id, c)
-	if inflight == 0 {
+	if s.addPending(id, c) == 0 {
 		ep.callPool.Put(c)
 		return nil, fmt.Errorf("%w: %s", ErrConnClosed, addr)
 	}
 	p.ctr.CallStarted()
 	start := monoNow()
-	// The only call in flight writes its request itself (lowest latency);
-	// with others in flight, the writer goroutine batches the requests.
-	if err := s.enqueueMode(ctx, Header{Flags: FlagRequest, Type: t, ID: id}, payload, true, inflight == 1); err != nil {
+	if err := s.enqueue(ctx, Header{Flags: FlagRequest, Type: t, ID: id}, payload, true); err != nil {
 		if !s.removePending(id) {
 			<-c.ch
 		}
