@@ -293,19 +293,22 @@ func (n *netIO) runHanded(s *session, t *task, gen uint64) bool {
 }
 
 // watchSlow runs on the slow timer: if the same handler has been running on
-// the reader since the previous tick, it starts the next reader.
+// the reader since the previous tick, it starts the next reader. The timer
+// stays armed while handlers keep running on the reader and disarms after
+// a tick without any, so a busy connection re-arms it from here rather than
+// from the request path (arming a timer can wake the network poller).
 func (n *netIO) watchSlow(s *session) {
 	b := n.busy.Load()
-	if b&1 == 0 {
+	prev := n.slowSeen.Swap(b)
+	if b == prev && b&1 == 0 { // no handler ran on the reader for a tick
 		n.slowArmed.Store(false)
 		// A handler may have started between the load and the store,
 		// seeing the timer still armed.
-		if n.busy.Load()&1 == 0 || !n.slowArmed.CompareAndSwap(false, true) {
+		if n.busy.Load() == b || !n.slowArmed.CompareAndSwap(false, true) {
 			return
 		}
-		b = n.busy.Load()
 	}
-	if b == n.slowSeen.Swap(b) {
+	if b == prev && b&1 == 1 {
 		s.pmu.Lock()
 		// Reader gen is inside runHanded (busy is odd), so it still holds
 		// its share of the endpoint's WaitGroup.
