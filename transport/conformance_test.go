@@ -245,8 +245,12 @@ func testMixedCancels(t *testing.T, e env) {
 	a := e.node(t, func(c *transport.Config) { c.ConnsPerPeer = 1 })
 	b := e.node(t, func(c *transport.Config) { c.HandlerPoolSize = 256 })
 	mustHandle(t, b, typeEcho, echo)
-	mustHandle(t, b, typeBlock, func(_ context.Context, _ string, p []byte) ([]byte, error) {
-		time.Sleep(time.Duration(p[0]) * 100 * time.Microsecond) // the handler's work
+	mustHandle(t, b, typeBlock, func(ctx context.Context, _ string, p []byte) ([]byte, error) {
+		// The handler's work takes p[0] × 100 µs (or until b closes).
+		select {
+		case <-time.After(time.Duration(p[0]) * 100 * time.Microsecond):
+		case <-ctx.Done():
+		}
 		return p, nil
 	})
 	var wg sync.WaitGroup
