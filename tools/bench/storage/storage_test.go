@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/gridkv/gridkv/storage"
 	"github.com/maypok86/otter/v2"
@@ -250,6 +251,89 @@ func (s syncMapStore) get(i int32) bool {
 }
 func (s syncMapStore) set(i int32) { s.m.Store(s.d.strs[i], s.d.value) }
 
+// ---- floor ----
+
+// floorStore is a yardstick, not a store: the least a pointer-free,
+// key-verifying, lock-striped hash table does per operation. One slab holds
+// every key and value at a fixed stride; an open-addressing index (50%
+// load, linear probing) maps a 32-bit hash tag to a slab offset; 256
+// RWMutexes stripe by hash. No versions, TTL, accounting, eviction or
+// digests, and no inserts after the fill. It shows how close to the
+// hardware's memory latency gridkv's costs are.
+type floorStore struct {
+	d     *dataset
+	mus   [256]sync.RWMutex
+	slots []uint64 // tag<<32 | slab offset/8 (offsets start at 8: 0 = empty)
+	slab  []byte
+}
+
+const floorStride = 96 // 24-byte key (zero-padded), 64-byte value, 8 spare
+
+func newFloor(d *dataset) store {
+	f := &floorStore{d: d, slots: make([]uint64, 2*numKeys), slab: make([]byte, 8+numKeys*floorStride)}
+	for i, k := range d.keys {
+		off := 8 + i*floorStride
+		copy(f.slab[off:], k)
+		copy(f.slab[off+24:], d.value)
+		h := xxhash.Sum64(k)
+		j := f.home(h)
+		for f.slots[j] != 0 {
+			j = (j + 1) & (2*numKeys - 1)
+		}
+		f.slots[j] = uint64(uint32(h))<<32 | uint64(off/8)
+	}
+	return f
+}
+
+func (f *floorStore) home(h uint64) int { return int(h>>32) & (2*numKeys - 1) }
+
+// find returns key's slab offset, or -1.
+func (f *floorStore) find(h uint64, key []byte) int {
+	for j := f.home(h); ; j = (j + 1) & (2*numKeys - 1) {
+		sl := f.slots[j]
+		if sl == 0 {
+			return -1
+		}
+		if uint32(sl>>32) == uint32(h) {
+			off := int(uint32(sl)) * 8
+			if string(f.slab[off:off+len(key)]) == string(key) && (len(key) == 24 || f.slab[off+len(key)] == 0) {
+				return off
+			}
+		}
+	}
+}
+
+func (f *floorStore) worker(int) worker { return &floorWorker{f: f, buf: make([]byte, 0, valueSize)} }
+
+type floorWorker struct {
+	f   *floorStore
+	buf []byte
+}
+
+func (w *floorWorker) get(i int32) bool {
+	f, k := w.f, w.f.d.keys[i]
+	h := xxhash.Sum64(k)
+	mu := &f.mus[h>>56]
+	mu.RLock()
+	off := f.find(h, k)
+	if off >= 0 {
+		w.buf = append(w.buf[:0], f.slab[off+24:off+24+valueSize]...)
+	}
+	mu.RUnlock()
+	return off >= 0
+}
+
+func (w *floorWorker) set(i int32) {
+	f, k := w.f, w.f.d.keys[i]
+	h := xxhash.Sum64(k)
+	mu := &f.mus[h>>56]
+	mu.Lock()
+	if off := f.find(h, k); off >= 0 {
+		copy(f.slab[off+24:], f.d.value)
+	}
+	mu.Unlock()
+}
+
 // ---- harness ----
 
 type implementation struct {
@@ -263,6 +347,7 @@ var impls = []implementation{
 	{"ristretto", newRistretto},
 	{"xsync", newXsync},
 	{"syncmap", newSyncMap},
+	{"floor", newFloor},
 }
 
 // One filled store is kept at a time, for the sub-benchmarks of one
