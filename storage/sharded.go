@@ -406,17 +406,21 @@ func (s *Sharded) Get(key, dst []byte) ([]byte, error) {
 	if err := s.cfg.checkKey(key); err != nil {
 		return dst, err
 	}
-	// The clock is read first, before the lookup's cache misses: reading it
-	// (clock_gettime through the vDSO) serializes the CPU, and after the
-	// misses it would also hold back the work that follows this Get. Now is
-	// the read's instant either way.
-	now := s.clock.Now()
 	h := s.hash(key)
 	sh := s.shardOf(h)
 	sh.mu.RLock()
 	if sh.closed {
 		sh.mu.RUnlock()
 		return dst, ErrClosed
+	}
+	// The clock is read before the lookup's cache misses, and only if the
+	// shard holds entries that can expire: reading it (clock_gettime
+	// through the vDSO) serializes the CPU, and after the misses it would
+	// also hold back the work that follows this Get. Now is the read's
+	// instant either way.
+	var now int64
+	if sh.deadlines > 0 {
+		now = s.clock.Now()
 	}
 	_, ref, found := sh.find(uint32(h), key)
 	if !found {
@@ -428,7 +432,7 @@ func (s *Sharded) Get(key, dst []byte) ([]byte, error) {
 		sh.mu.RUnlock()
 		return dst, ErrNotFound
 	}
-	if exp := chunkExpiry(c); exp != 0 && exp <= now {
+	if exp := chunkExpiry(c); exp != 0 && exp <= s.nowIfUnset(now) {
 		sh.mu.RUnlock()
 		return dst, ErrNotFound
 	}
@@ -436,6 +440,15 @@ func (s *Sharded) Get(key, dst []byte) ([]byte, error) {
 	dst = append(dst, chunkValue(c)...)
 	sh.mu.RUnlock()
 	return dst, nil
+}
+
+// nowIfUnset returns now, or reads the clock if now is 0 (Get skips the
+// read in shards without deadlines, where no entry has an expiry).
+func (s *Sharded) nowIfUnset(now int64) int64 {
+	if now == 0 {
+		return s.clock.Now()
+	}
+	return now
 }
 
 // GetEntry implements Engine.
