@@ -100,16 +100,14 @@ func (s *session) idle() bool {
 	return n == 0 && !busy
 }
 
-// addPending registers call c under id and reports how many calls are now
-// pending (0: the session failed).
-func (s *session) addPending(id uint64, c *call) int {
+func (s *session) addPending(id uint64, c *call) bool {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
 	if s.pending == nil {
-		return 0
+		return false
 	}
 	s.pending[id] = c
-	return len(s.pending)
+	return true
 }
 
 // removePending reports whether the call was still pending; if not, a

@@ -284,7 +284,7 @@ func (ep *Endpoint) Call(ctx context.Context, addr string, t MsgType, payload []
 	}
 	c := ep.callPool.Get().(*call)
 	id := s.nextID.Add(1)
-	if s.addPending(id, c) == 0 {
+	if !s.addPending(id, c) {
 		ep.callPool.Put(c)
 		return nil, fmt.Errorf("%w: %s", ErrConnClosed, addr)
 	}
