@@ -334,23 +334,7 @@ func TestWritesCoalesce(t *testing.T) {
 		a, b := listen(t, cfg), listen(t, cfg)
 		mustHandle(t, b, typeEcho, echo)
 		const callers, each = 64, 30
-		errs := make(chan error, callers)
-		for range callers {
-			go func() {
-				for range each {
-					if _, err := a.Call(context.Background(), b.Addr(), typeEcho, make([]byte, 512)); err != nil {
-						errs <- err
-						return
-					}
-				}
-				errs <- nil
-			}()
-		}
-		for range callers {
-			if err := <-errs; err != nil {
-				t.Fatal(err)
-			}
-		}
+		callConcurrently(t, a, b.Addr(), callers, each, 512)
 		ps := peerStats(a, b.Addr())
 		if ps.MsgsOut != callers*each || ps.Writes >= ps.MsgsOut {
 			t.Fatalf("%d frames in %d writes: expected coalescing", ps.MsgsOut, ps.Writes)
@@ -403,23 +387,7 @@ func TestResponsesCoalesce(t *testing.T) {
 			t.Fatal(err)
 		}
 		const callers, each = 64, 30
-		errs := make(chan error, callers)
-		for range callers {
-			go func() {
-				for range each {
-					if _, err := a.Call(context.Background(), b.Addr(), typeEcho, make([]byte, 64)); err != nil {
-						errs <- err
-						return
-					}
-				}
-				errs <- nil
-			}()
-		}
-		for range callers {
-			if err := <-errs; err != nil {
-				t.Fatal(err)
-			}
-		}
+		callConcurrently(t, a, b.Addr(), callers, each, 64)
 		// The server counts a response just after queueing it, so the
 		// last counts may trail the calls' return.
 		eventually(t, "server counted every response", func() bool {
@@ -431,4 +399,27 @@ func TestResponsesCoalesce(t *testing.T) {
 		}
 		t.Logf("%s: %d responses in %d socket writes", e, ps.MsgsOut, ps.Writes)
 	})
+}
+
+// callConcurrently makes callers goroutines each call the echo handler at
+// addr each times with a payload of size bytes, and fails t on any error.
+func callConcurrently(t *testing.T, a transport.Transport, addr string, callers, each, size int) {
+	t.Helper()
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			for range each {
+				if _, err := a.Call(context.Background(), addr, typeEcho, make([]byte, size)); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }
