@@ -231,8 +231,8 @@ func (n *netIO) writeLoop(s *session) {
 // A request for a pooled handler that arrives when no further frame is
 // buffered is run by the reader itself (runHere) instead of being handed to
 // a pool worker: waking a worker costs about as much as a loopback round
-// trip on these VMs. While such a handler runs, the slow timer (armed at
-// most once per slowHandler) watches it; one still running after
+// trip on these VMs. While such a handler runs, the slow timer (kept armed
+// while handlers keep running on the reader) watches it; one still running after
 // slowHandler..2×slowHandler gets a new reader started for the connection
 // (watchSlow), so slow handlers cannot hold up the frames behind them for
 // longer than that.
