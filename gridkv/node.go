@@ -118,6 +118,7 @@ func New(opts Options) (*Node, error) {
 	tr := opts.Transport
 	if tr == nil {
 		tcfg := transport.DefaultConfig()
+		tcfg.ConnsPerPeer = defaultConnsPerPeer
 		if opts.TransportConfig != nil {
 			tcfg = *opts.TransportConfig
 		}
