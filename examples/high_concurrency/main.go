@@ -80,7 +80,7 @@ func runOne(cfg config) error {
 		o.Engine = cfg.engine           // socket engine
 		o.MaxInFlight = cfg.maxInFlight // bound on outstanding replica requests
 		tc := transport.DefaultConfig() // transport knobs:
-		tc.ConnsPerPeer = 2             //   connections per peer calls are spread over
+		tc.ConnsPerPeer = 1             //   connections per peer calls are spread over
 		tc.HandlerPoolSize = 1024       //   handlers running at once before ErrOverloaded
 		o.TransportConfig = &tc
 		o.Membership = excluster.FastMembership()
