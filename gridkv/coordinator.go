@@ -36,7 +36,7 @@ func (n *Node) checkKey(key string) error {
 // write quorum acknowledged it. On error the write may still have been
 // applied by some replicas (and will then spread through repair).
 func (n *Node) Set(ctx context.Context, key string, value []byte, opts ...CallOption) error {
-	start := time.Now()
+	start := monoNow()
 	_, err := n.set(ctx, key, value, opts)
 	n.record(opSet, start, err)
 	return err
@@ -69,7 +69,7 @@ func (n *Node) set(ctx context.Context, key string, value []byte, opts []CallOpt
 
 // Delete removes key by writing a tombstone to the key's replicas.
 func (n *Node) Delete(ctx context.Context, key string, opts ...CallOption) error {
-	start := time.Now()
+	start := monoNow()
 	err := n.del(ctx, key, opts)
 	n.record(opDelete, start, err)
 	return err
@@ -337,21 +337,21 @@ func (n *Node) Get(ctx context.Context, key string, opts ...CallOption) ([]byte,
 	// read itself.
 	if r == 1 && o.consistency != Linearizable && st.prev == nil && slices.Contains(prefs, n.id) {
 		sample := n.met.localReads.Add(1)&7 == 0
-		var start time.Time
+		var start time.Duration
 		if sample {
-			start = time.Now()
+			start = monoNow()
 		}
 		v, err := n.store.Get(keyBytes(key), nil)
 		if err == storage.ErrNotFound {
 			err = ErrNotFound
 		}
 		if sample {
-			n.met.ops[opGet].latency.observe(time.Since(start))
+			n.met.ops[opGet].latency.observe(monoNow() - start)
 		}
 		n.recordCount(opGet, err)
 		return v, err
 	}
-	start := time.Now()
+	start := monoNow()
 	var v []byte
 	if o.consistency == Linearizable {
 		v, err = n.linearRead(ctx, st, key, prefs)
