@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os/exec"
@@ -229,6 +230,9 @@ func TestProtocolErrors(t *testing.T) {
 		{"bad multibulk length", "*x\r\n", "-ERR Protocol error: invalid multibulk length"},
 		{"bad bulk prefix", "*1\r\n+PING\r\n", "-ERR Protocol error: expected '$', got '+'"},
 		{"query too large", "*2\r\n$3\r\nGET\r\n$100000\r\n" + strings.Repeat("x", 8000), "-ERR Protocol error: query buffer limit reached (4096 bytes)"},
+		// redcon.ReadNextCommand panics on these two (parseCommand recovers).
+		{"negative bulk length", "*1\r\n$-2\r\n", "-ERR Protocol error: invalid bulk length"},
+		{"huge bulk length", "*1\r\n$9223372036854775807\r\n", "-ERR Protocol error: invalid bulk length"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := net.Dial("tcp", ts.srv.Addr())
@@ -249,6 +253,26 @@ func TestProtocolErrors(t *testing.T) {
 			}
 		})
 	}
+	// A multi-bulk header announcing more elements than will ever come is
+	// an incomplete command, nothing more: when the client stops sending,
+	// the server closes the connection. (redcon.Reader walked the announced
+	// count before looking for the data: this one kept a core busy for as
+	// long as the process lived, and the read below would time out.)
+	t.Run("huge multibulk count", func(t *testing.T) {
+		c, err := net.Dial("tcp", ts.srv.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write([]byte("*9223372036854775807\r\n$4\r\nPING\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.(*net.TCPConn).CloseWrite()
+		if rest, err := io.ReadAll(c); err != nil || len(rest) != 0 {
+			t.Fatalf("got %q, %v; want the connection closed without a reply", rest, err)
+		}
+	})
 	// The server still serves new connections.
 	rdb := redis.NewClient(&redis.Options{Addr: ts.srv.Addr()})
 	defer rdb.Close()

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"unsafe"
 
 	"github.com/tidwall/redcon"
@@ -16,14 +15,11 @@ import (
 	"github.com/gridkv/gridkv/gridkv"
 )
 
-var errConnReset = syscall.ECONNRESET
-
 // client is one connection's state.
 type client struct {
 	id       int64
 	conn     net.Conn
-	lim      *limitReader
-	rd       *redcon.Reader
+	rd       *cmdReader
 	wr       *redcon.Writer
 	addr     string
 	name     string
@@ -170,16 +166,20 @@ func (s *Server) replyErr(c *client, err error) {
 	}
 }
 
-// str returns b as a string without copying. Safe here because redcon
-// (v1.6.4) gives every command a freshly allocated Raw buffer that it never
-// reuses, and the server never writes to argument bytes; the string keeps
-// the buffer alive for as long as gridkv holds it (hints, repair).
+// str returns b as a string without copying, for use within the command
+// only: arguments alias the connection's read buffer (cmdReader), which the
+// next read overwrites.
 func str(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
 	return unsafe.String(&b[0], len(b))
 }
+
+// keyOf returns a key argument as a string of its own: gridkv may hold a
+// key after the call returns (a hint, a background read repair), longer
+// than the argument bytes stay valid.
+func keyOf(b []byte) string { return string(b) }
 
 func eq(b []byte, lower string) bool { return strings.EqualFold(str(b), lower) }
 

@@ -58,7 +58,7 @@ func (s *Server) store(c *client, key string, value []byte, expireMs int64) erro
 }
 
 func cmdGet(s *Server, c *client, args [][]byte) {
-	env, found, err := s.load(c, str(args[1]))
+	env, found, err := s.load(c, keyOf(args[1]))
 	switch {
 	case err != nil:
 		s.replyErr(c, err)
@@ -138,7 +138,7 @@ func cmdSet(s *Server, c *client, args [][]byte) {
 		expireMs, hasExpiry = ms, true
 		i++
 	}
-	key := str(args[1])
+	key := keyOf(args[1])
 	var old envelope
 	var exists bool
 	if nx || xx || get || keepTTL {
@@ -182,7 +182,7 @@ func setWithExpiry(s *Server, c *client, args [][]byte, unit int64, name string)
 		s.replyError(c, msg)
 		return
 	}
-	if err := s.store(c, str(args[1]), args[3], ms); err != nil {
+	if err := s.store(c, keyOf(args[1]), args[3], ms); err != nil {
 		s.replyErr(c, err)
 		return
 	}
@@ -193,7 +193,7 @@ func cmdSetex(s *Server, c *client, args [][]byte)  { setWithExpiry(s, c, args, 
 func cmdPsetex(s *Server, c *client, args [][]byte) { setWithExpiry(s, c, args, 1, "psetex") }
 
 func cmdSetnx(s *Server, c *client, args [][]byte) {
-	key := str(args[1])
+	key := keyOf(args[1])
 	_, exists, err := s.load(c, key)
 	if err != nil && !errors.Is(err, ErrNotString) {
 		s.replyErr(c, err)
@@ -211,7 +211,7 @@ func cmdSetnx(s *Server, c *client, args [][]byte) {
 }
 
 func cmdGetdel(s *Server, c *client, args [][]byte) {
-	key := str(args[1])
+	key := keyOf(args[1])
 	env, found, err := s.load(c, key)
 	switch {
 	case err != nil:
@@ -300,7 +300,7 @@ func cmdMset(s *Server, c *client, args [][]byte) {
 		return
 	}
 	for i := 1; i < len(args); i += 2 {
-		if err := s.store(c, str(args[i]), args[i+1], 0); err != nil {
+		if err := s.store(c, keyOf(args[i]), args[i+1], 0); err != nil {
 			s.replyErr(c, err)
 			return
 		}
@@ -345,7 +345,7 @@ func expire(s *Server, c *client, args [][]byte, unit int64, name string) {
 		return
 	}
 	at := now + n*unit
-	key := str(args[1])
+	key := keyOf(args[1])
 	env, found, err := s.load(c, key)
 	if err != nil {
 		s.replyErr(c, err)
@@ -380,7 +380,7 @@ func cmdPexpire(s *Server, c *client, args [][]byte) { expire(s, c, args, 1, "pe
 
 // ttl answers TTL/PTTL: -2 missing, -1 no expiry.
 func ttl(s *Server, c *client, args [][]byte, ms bool) {
-	env, found, err := s.load(c, str(args[1]))
+	env, found, err := s.load(c, keyOf(args[1]))
 	switch {
 	case err != nil:
 		s.replyErr(c, err)
@@ -401,7 +401,7 @@ func cmdTTL(s *Server, c *client, args [][]byte)  { ttl(s, c, args, false) }
 func cmdPTTL(s *Server, c *client, args [][]byte) { ttl(s, c, args, true) }
 
 func cmdPersist(s *Server, c *client, args [][]byte) {
-	key := str(args[1])
+	key := keyOf(args[1])
 	env, found, err := s.load(c, key)
 	switch {
 	case err != nil:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -207,33 +206,11 @@ func (s *Server) acceptLoop(ln net.Listener) {
 	}
 }
 
-// limitReader fails once more than limit bytes are read without reset: it
-// bounds the memory a client can make the protocol reader buffer.
-type limitReader struct {
-	r     io.Reader
-	n     int
-	limit int
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.n >= l.limit {
-		return 0, errQueryTooLarge
-	}
-	if len(p) > l.limit-l.n {
-		p = p[:l.limit-l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n += n
-	return n, err
-}
-
 func (s *Server) newClient(nc net.Conn) *client {
-	lr := &limitReader{r: nc, limit: s.cfg.MaxQueryBytes}
 	return &client{
 		id:     s.clientIDs.Add(1),
 		conn:   nc,
-		lim:    lr,
-		rd:     redcon.NewReader(lr),
+		rd:     newCmdReader(nc, s.cfg.MaxQueryBytes),
 		wr:     redcon.NewWriter(nc),
 		authed: s.cfg.Password == "",
 		addr:   nc.RemoteAddr().String(),
@@ -250,36 +227,33 @@ func (s *Server) serveClient(c *client) {
 		s.mu.Unlock()
 	}()
 	for {
-		cmds, err := c.rd.ReadCommands()
-		if err != nil {
-			if errors.Is(err, errQueryTooLarge) {
-				c.wr.WriteError("ERR Protocol error: query buffer limit reached (" + fmt.Sprint(s.cfg.MaxQueryBytes) + " bytes)")
-				_ = c.wr.Flush()
-			} else if !isConnEnd(err) {
+		// Run every complete command read so far, then write their
+		// replies in one flush.
+		for !c.quit {
+			args, err := c.rd.next()
+			if err != nil {
 				// Malformed input: answer like Redis, then drop the
 				// connection (the stream cannot be resynchronised).
 				c.wr.WriteError("ERR " + err.Error())
 				_ = c.wr.Flush()
+				return
 			}
-			return
-		}
-		c.lim.n = 0
-		for _, cmd := range cmds {
-			s.exec(c, cmd.Args)
-			if c.quit {
+			if args == nil {
 				break
 			}
+			s.exec(c, args)
 		}
 		if err := c.wr.Flush(); err != nil || c.quit {
 			return
 		}
+		if err := c.rd.fill(); err != nil {
+			if errors.Is(err, errQueryTooLarge) {
+				c.wr.WriteError("ERR Protocol error: query buffer limit reached (" + fmt.Sprint(s.cfg.MaxQueryBytes) + " bytes)")
+				_ = c.wr.Flush()
+			}
+			return
+		}
 	}
-}
-
-func isConnEnd(err error) bool {
-	var ne net.Error
-	return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		(errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, errConnReset)
 }
 
 // Shutdown stops accepting connections, lets every connection finish the
