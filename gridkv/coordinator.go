@@ -34,7 +34,10 @@ func (n *Node) checkKey(key string) error {
 
 // Set stores value under key on the key's replicas and returns once the
 // write quorum acknowledged it. On error the write may still have been
-// applied by some replicas (and will then spread through repair).
+// applied by some replicas (and will then spread through repair). Set
+// keeps no reference to value: the caller may reuse it once Set returns
+// (the replicas still being written in the background, and hints, hold
+// copies).
 func (n *Node) Set(ctx context.Context, key string, value []byte, opts ...CallOption) error {
 	start := monoNow()
 	_, err := n.set(ctx, key, value, opts)

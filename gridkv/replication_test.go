@@ -99,10 +99,15 @@ func TestReplicaDownHintDeliveredOnReturn(t *testing.T) {
 	c.nodes[2].Kill()
 	waitFor(t, 10*time.Second, "n2 marked down", func() bool { return !c.nodes[0].view.current().healthy["n2"] })
 
+	// One value buffer, scribbled over after each Set: Set keeps no
+	// reference to it, hints included.
+	buf := make([]byte, 0, 16)
 	for i := range 20 {
-		if err := c.nodes[0].Set(ctx, fmt.Sprintf("k%d", i), []byte("v")); err != nil {
+		buf = fmt.Appendf(buf[:0], "v%d", i)
+		if err := c.nodes[0].Set(ctx, fmt.Sprintf("k%d", i), buf); err != nil {
 			t.Fatalf("Set with a replica down: %v", err)
 		}
+		copy(buf, "XXXX")
 	}
 	if m := c.nodes[0].Metrics(); m.HintsStored < 20 || m.HintsPending < 20 {
 		t.Fatalf("hints stored %d pending %d, want >= 20", m.HintsStored, m.HintsPending)
@@ -116,8 +121,9 @@ func TestReplicaDownHintDeliveredOnReturn(t *testing.T) {
 		t.Fatalf("HintsPending = %d after delivery", p)
 	}
 	for i := range 20 {
-		if _, err := n2.store.Get([]byte(fmt.Sprintf("k%d", i)), nil); err != nil {
-			t.Fatalf("k%d not on the returned replica: %v", i, err)
+		v, err := n2.store.Get([]byte(fmt.Sprintf("k%d", i)), nil)
+		if err != nil || string(v) != fmt.Sprintf("v%d", i) {
+			t.Fatalf("k%d on the returned replica: %q, %v", i, v, err)
 		}
 	}
 }
