@@ -26,11 +26,12 @@ func keys(n int) [][]byte {
 func BenchmarkExecSet(b *testing.B) {
 	ts := startServer(b, 1, nil, nil)
 	c, ks, val := benchClient(), keys(1<<16), make([]byte, 64)
-	set := []byte("SET")
+	args := [][]byte{[]byte("SET"), nil, val} // as cmdReader hands them out: one slice reused
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		ts.srv.exec(c, [][]byte{set, ks[i&(1<<16-1)], val})
+		args[1] = ks[i&(1<<16-1)]
+		ts.srv.exec(c, args)
 		i++
 		if i&15 == 0 {
 			_ = c.wr.Flush()
@@ -46,11 +47,12 @@ func BenchmarkExecGet(b *testing.B) {
 		ts.srv.exec(c, [][]byte{[]byte("SET"), k, val})
 	}
 	_ = c.wr.Flush()
-	get := []byte("GET")
+	args := [][]byte{[]byte("GET"), nil}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		ts.srv.exec(c, [][]byte{get, ks[i&(1<<16-1)]})
+		args[1] = ks[i&(1<<16-1)]
+		ts.srv.exec(c, args)
 		i++
 		if i&15 == 0 {
 			_ = c.wr.Flush()

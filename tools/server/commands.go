@@ -20,6 +20,7 @@ type client struct {
 	id       int64
 	conn     net.Conn
 	rd       *cmdReader
+	envelope []byte // the value being stored, encoded (Server.store)
 	wr       *redcon.Writer
 	addr     string
 	name     string

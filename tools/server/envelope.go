@@ -34,17 +34,18 @@ type envelope struct {
 
 // encodeEnvelope returns a new buffer holding value and its expiry.
 func encodeEnvelope(value []byte, expireMs int64) []byte {
+	return appendEnvelope(nil, value, expireMs)
+}
+
+// appendEnvelope appends value and its expiry, encoded, to dst.
+func appendEnvelope(dst, value []byte, expireMs int64) []byte {
 	if expireMs == 0 {
-		b := make([]byte, 1+len(value))
-		b[0] = tagPlain
-		copy(b[1:], value)
-		return b
+		dst = append(dst, tagPlain)
+		return append(dst, value...)
 	}
-	b := make([]byte, envelopeMaxOverhead+len(value))
-	b[0] = tagExpiry
-	binary.BigEndian.PutUint64(b[1:9], uint64(expireMs))
-	copy(b[9:], value)
-	return b
+	dst = append(dst, tagExpiry)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(expireMs))
+	return append(dst, value...)
 }
 
 // decodeEnvelope parses a stored value. The returned value aliases b.

@@ -54,7 +54,13 @@ func (s *Server) store(c *client, key string, value []byte, expireMs int64) erro
 		}
 		opts = append(opts, gridkv.WithTTL(time.Duration(ttl)*time.Millisecond))
 	}
-	return s.node.Set(s.ctx, key, encodeEnvelope(value, expireMs), opts...)
+	// The envelope is built in the client's buffer: Set keeps no
+	// reference to the value it is given.
+	c.envelope = appendEnvelope(c.envelope[:0], value, expireMs)
+	if cap(c.envelope) > maxKeptEnvelope {
+		defer func() { c.envelope = nil }() // a big value has passed
+	}
+	return s.node.Set(s.ctx, key, c.envelope, opts...)
 }
 
 func cmdGet(s *Server, c *client, args [][]byte) {
@@ -425,3 +431,7 @@ func cmdPersist(s *Server, c *client, args [][]byte) {
 func cmdDbsize(s *Server, c *client, _ [][]byte) {
 	c.wr.WriteInt(s.node.Metrics().StorageEntries)
 }
+
+// maxKeptEnvelope is the largest envelope buffer a client keeps between
+// writes.
+const maxKeptEnvelope = 64 << 10
