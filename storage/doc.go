@@ -77,6 +77,13 @@
 // and, if it has a deadline, an 8-byte heap item: about 60 bytes beyond key
 // and value for 20-byte keys and 64-byte values (see tools/cmd/bench-storage).
 //
+// A lookup waits for two memory reads in a row: the index slot, then the
+// chunk it points to. Sharded.Prefetch takes a batch of keys about to be
+// used and asks the CPU for all their slots, then for all their chunks, so
+// those waits overlap: BenchmarkPutPipeline (batches of 16 random keys of
+// 1M) measured 335-425 against 545-610 ns per key on the 2-core benchmark
+// machine.
+//
 // # What it does not do
 //
 // It does not persist anything, replicate, or generate versions (gridkv
