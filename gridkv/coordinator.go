@@ -316,6 +316,32 @@ func (n *Node) sendHinted(st *ringState, standIn, target, key string, e storage.
 	}
 }
 
+// Prefetch hints that keys are about to be read or written through this
+// node: the entries this node holds for them are brought into the CPU's
+// caches together, so that the operations that follow do not each wait for
+// memory in turn. Call it with a batch of keys in hand (a server that has
+// read a pipeline of commands does); for a single key it only adds work.
+// It does no I/O, changes nothing, keeps no reference to keys, and is a
+// no-op for keys this node holds no replica of and for storage backends
+// without prefetching.
+func (n *Node) Prefetch(keys ...string) {
+	// The concrete type, not storage.Prefetcher: through an interface the
+	// key buffer below would escape to the heap on every call.
+	p, ok := n.store.(*storage.Sharded)
+	if !ok || n.closed.Load() {
+		return
+	}
+	var buf [32][]byte
+	for len(keys) > 0 {
+		k := min(len(keys), len(buf))
+		for i, key := range keys[:k] {
+			buf[i] = keyBytes(key)
+		}
+		p.Prefetch(buf[:k])
+		keys = keys[k:]
+	}
+}
+
 // Get returns the newest value of key among the replicas that answer. It
 // returns ErrNotFound when the key has no live value.
 func (n *Node) Get(ctx context.Context, key string, opts ...CallOption) ([]byte, error) {

@@ -305,3 +305,33 @@ func TestAntiEntropyLargeRange(t *testing.T) {
 		t.Fatalf("n1 holds %d entries after repair, want %d", n, keys)
 	}
 }
+
+// TestPrefetch: Prefetch of present and absent keys changes nothing, does
+// not allocate, and is a no-op on a closed node.
+func TestPrefetch(t *testing.T) {
+	c := newCluster(t, 1, func(_ int, o *Options) { o.ReplicationFactor = 1 })
+	n, ctx := c.nodes[0], ctxT(t)
+	keys := make([]string, 40) // more than one internal round of 32
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+		if i%2 == 0 {
+			if err := n.Set(ctx, keys[i], []byte(keys[i])); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if a := testing.AllocsPerRun(100, func() { n.Prefetch(keys...) }); a != 0 {
+		t.Fatalf("Prefetch allocates %v times per call", a)
+	}
+	for i, k := range keys {
+		v, err := n.Get(ctx, k)
+		switch {
+		case i%2 == 0 && (err != nil || string(v) != k):
+			t.Fatalf("%s: %q, %v", k, v, err)
+		case i%2 == 1 && !errors.Is(err, ErrNotFound):
+			t.Fatalf("%s: %q, %v; want ErrNotFound", k, v, err)
+		}
+	}
+	n.Close()
+	n.Prefetch(keys...)
+}
