@@ -21,13 +21,15 @@ type client struct {
 	conn     net.Conn
 	rd       *cmdReader
 	envelope []byte // the value being stored, encoded (Server.store)
-	wr       *redcon.Writer
-	addr     string
-	name     string
-	authed   bool
-	quit     bool
-	level    gridkv.Consistency // GRIDKV CONSISTENCY; Default means the node's
-	callOpts []gridkv.CallOption
+	// prefetchKeys is Server.prefetch's list, reused.
+	prefetchKeys []string
+	wr           *redcon.Writer
+	addr         string
+	name         string
+	authed       bool
+	quit         bool
+	level        gridkv.Consistency // GRIDKV CONSISTENCY; Default means the node's
+	callOpts     []gridkv.CallOption
 }
 
 // command describes one Redis command. Arity follows Redis: positive means

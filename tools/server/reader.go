@@ -15,17 +15,22 @@ var errProtocol = errors.New("Protocol error")
 
 // cmdReader splits a client's byte stream into commands with redcon's
 // parser (redcon.ReadNextCommand). It keeps one buffer per connection and
-// one argument slice, so reading a pipeline allocates nothing; the
-// arguments next returns alias that buffer and stay valid only until fill
-// runs again. (redcon.Reader, used before, copied every command and
+// reuses its argument lists, so reading a pipeline allocates nothing; the
+// arguments commands returns alias that buffer and stay valid only until
+// fill runs again. (redcon.Reader, used before, copied every command and
 // walked the whole element count of a multi-bulk header even when none of
 // the elements had arrived: "*20000000000\r\n" kept a core busy for 12 s.)
 type cmdReader struct {
 	r          io.Reader
 	buf        []byte // buf[start:end] is read and not yet parsed
 	start, end int
-	args       [][]byte
 	limit      int // the most bytes one command may take (MaxQueryBytes)
+
+	// commands' results, reused: every argument of the batch in flat,
+	// where each command ends in ends, the commands as slices of flat.
+	flat [][]byte
+	ends []int
+	cmds [][][]byte
 }
 
 // A connection's read buffer starts at initialReadBuffer, grows (doubling)
@@ -42,28 +47,39 @@ func newCmdReader(r io.Reader, limit int) *cmdReader {
 	return &cmdReader{r: r, buf: make([]byte, min(initialReadBuffer, limit)), limit: limit}
 }
 
-// next returns the arguments of the next complete buffered command, or
-// nil if none is complete. Empty commands (a blank inline line, "*0") are
-// skipped.
-func (rd *cmdReader) next() ([][]byte, error) {
+// commands parses every complete command buffered and returns them, each
+// as its arguments; they alias the read buffer and stay valid until fill
+// runs again. err is a protocol error met after the commands returned.
+// Empty commands (a blank inline line, "*0") are skipped.
+func (rd *cmdReader) commands() (cmds [][][]byte, err error) {
+	rd.flat, rd.ends = rd.flat[:0], rd.ends[:0]
 	for rd.start < rd.end {
-		complete, args, kind, rest, err := parseCommand(rd.buf[rd.start:rd.end], rd.args[:0])
-		if err != nil {
-			return nil, err
+		// The parser appends the arguments to the unused tail of flat.
+		complete, args, kind, rest, perr := parseCommand(rd.buf[rd.start:rd.end], rd.flat[len(rd.flat):])
+		if perr != nil {
+			err = perr
+			break
 		}
 		if !complete {
-			return nil, nil
+			break
 		}
 		if kind == redcon.Tile38 {
-			return nil, fmt.Errorf("%w: expected '*', got '$'", errProtocol)
+			err = fmt.Errorf("%w: expected '*', got '$'", errProtocol)
+			break
 		}
 		rd.start = rd.end - len(rest)
 		if len(args) > 0 {
-			rd.args = args
-			return args, nil
+			rd.flat = append(rd.flat, args...)
+			rd.ends = append(rd.ends, len(rd.flat))
 		}
 	}
-	return nil, nil
+	rd.cmds = rd.cmds[:0]
+	begin := 0
+	for _, end := range rd.ends {
+		rd.cmds = append(rd.cmds, rd.flat[begin:end:end])
+		begin = end
+	}
+	return rd.cmds, err
 }
 
 // parseCommand is redcon.ReadNextCommand made safe for any input: in

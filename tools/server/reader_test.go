@@ -31,19 +31,16 @@ func (t *trickle) Read(p []byte) (int, error) {
 func readAll(rd *cmdReader) ([][]string, error) {
 	var got [][]string
 	for {
-		for {
-			args, err := rd.next()
-			if err != nil {
-				return got, err
-			}
-			if args == nil {
-				break
-			}
+		cmds, err := rd.commands()
+		for _, args := range cmds {
 			cmd := make([]string, len(args))
 			for i, a := range args {
 				cmd[i] = string(a)
 			}
 			got = append(got, cmd)
+		}
+		if err != nil {
+			return got, err
 		}
 		if err := rd.fill(); err != nil {
 			return got, err
@@ -135,16 +132,11 @@ func BenchmarkCmdReader(b *testing.B) {
 			if err := rd.fill(); err != nil {
 				b.Fatal(err)
 			}
-			for {
-				args, err := rd.next()
-				if err != nil {
-					b.Fatal(err)
-				}
-				if args == nil {
-					break
-				}
-				n++
+			cmds, err := rd.commands()
+			if err != nil {
+				b.Fatal(err)
 			}
+			n += len(cmds)
 		}
 	}
 }

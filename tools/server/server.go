@@ -229,19 +229,22 @@ func (s *Server) serveClient(c *client) {
 	for {
 		// Run every complete command read so far, then write their
 		// replies in one flush.
-		for !c.quit {
-			args, err := c.rd.next()
-			if err != nil {
-				// Malformed input: answer like Redis, then drop the
-				// connection (the stream cannot be resynchronised).
-				c.wr.WriteError("ERR " + err.Error())
-				_ = c.wr.Flush()
-				return
-			}
-			if args == nil {
+		cmds, perr := c.rd.commands()
+		if len(cmds) > 1 && c.authed {
+			s.prefetch(c, cmds)
+		}
+		for _, args := range cmds {
+			s.exec(c, args)
+			if c.quit {
 				break
 			}
-			s.exec(c, args)
+		}
+		if perr != nil && !c.quit {
+			// Malformed input: answer like Redis, then drop the
+			// connection (the stream cannot be resynchronised).
+			c.wr.WriteError("ERR " + perr.Error())
+			_ = c.wr.Flush()
+			return
 		}
 		if err := c.wr.Flush(); err != nil || c.quit {
 			return
@@ -254,6 +257,21 @@ func (s *Server) serveClient(c *client) {
 			return
 		}
 	}
+}
+
+// prefetch hands the keys of a pipeline to the node before the commands
+// run, so that their storage lookups overlap instead of each waiting for
+// memory in turn (see gridkv.Node.Prefetch). The key of almost every
+// command is its first argument; for the few others the hint is wasted,
+// not wrong.
+func (s *Server) prefetch(c *client, cmds [][][]byte) {
+	c.prefetchKeys = c.prefetchKeys[:0]
+	for _, args := range cmds {
+		if len(args) > 1 {
+			c.prefetchKeys = append(c.prefetchKeys, str(args[1])) // Prefetch keeps no reference
+		}
+	}
+	s.node.Prefetch(c.prefetchKeys...)
 }
 
 // Shutdown stops accepting connections, lets every connection finish the
