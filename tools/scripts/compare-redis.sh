@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # compare-redis.sh: redis-server (Debian package) and a single-node
 # gridkv-server on the same machine, measured by the same redis-benchmark
-# command, alternating which goes first, several rounds. Prints every round,
-# the medians and the ratio gridkv/redis (higher is better for gridkv).
+# command, several rounds in rotating order. Prints every round, the
+# medians and the ratios gridkv/redis (higher is better for gridkv).
+#
+# gridkv-server is measured twice, as two processes started side by side:
+#   - "1 core" (GOMAXPROCS=1): one core, as redis-server uses. On a 2-core
+#     machine this leaves the other core to redis-benchmark, which is
+#     single-threaded and needs all of one; this is the like-for-like
+#     comparison.
+#   - "all cores" (Go's default, GOMAXPROCS = number of cores): the server
+#     competes with redis-benchmark for the client's core, so the figure
+#     also measures that contention.
 #
 #   tools/scripts/compare-redis.sh            # 3 rounds, 500000 requests
 #   ROUNDS=5 REQUESTS=200000 tools/scripts/compare-redis.sh
@@ -40,16 +49,22 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 redis_port=$(free_port)
 gridkv_port=$(free_port)
 cluster_port=$(free_port)
+gridkv_all_port=$(free_port)
+cluster_all_port=$(free_port)
 
 redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --daemonize no \
 	--dir "$work" --logfile "$work/redis.log" &
 pids+=($!)
 # shellcheck disable=SC2086
-"$work/gridkv-server" --addr "127.0.0.1:$gridkv_port" --admin-addr "" \
+GOMAXPROCS=1 "$work/gridkv-server" --addr "127.0.0.1:$gridkv_port" --admin-addr "" \
 	--cluster-addr "127.0.0.1:$cluster_port" --log-level warn $GRIDKV_FLAGS 2>"$work/gridkv.log" &
 pids+=($!)
+# shellcheck disable=SC2086
+env -u GOMAXPROCS "$work/gridkv-server" --addr "127.0.0.1:$gridkv_all_port" --admin-addr "" \
+	--cluster-addr "127.0.0.1:$cluster_all_port" --log-level warn $GRIDKV_FLAGS 2>"$work/gridkv-all.log" &
+pids+=($!)
 
-for port in "$redis_port" "$gridkv_port"; do
+for port in "$redis_port" "$gridkv_port" "$gridkv_all_port"; do
 	for _ in $(seq 1 100); do
 		redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && break
 		sleep 0.1
@@ -67,24 +82,29 @@ bench() {
 median() { sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
 
 cores=$(nproc)
-echo "redis-benchmark -t set,get -P $PIPELINE -c $CLIENTS -d $DATASIZE -r $KEYSPACE -n $REQUESTS; $ROUNDS rounds, alternating; cores=$cores"
+echo "redis-benchmark -t set,get -P $PIPELINE -c $CLIENTS -d $DATASIZE -r $KEYSPACE -n $REQUESTS; $ROUNDS rounds, rotating order; cores=$cores"
 echo "$(redis-server --version | awk '{print $1, $2, $3}'); gridkv-server $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "gridkv 1 core: GOMAXPROCS=1; gridkv all cores: GOMAXPROCS=$cores (Go's default)"
 echo
-printf '| round | first | redis SET/s | gridkv SET/s | redis GET/s | gridkv GET/s |\n|---|---|---|---|---|---|\n'
-: >"$work/r_set"; : >"$work/g_set"; : >"$work/r_get"; : >"$work/g_get"
+printf '| round | first | redis SET/s | gridkv 1 core SET/s | gridkv all cores SET/s | redis GET/s | gridkv 1 core GET/s | gridkv all cores GET/s |\n|---|---|---|---|---|---|---|---|\n'
+names=(redis gridkv gridkv_all)
+ports=("$redis_port" "$gridkv_port" "$gridkv_all_port")
+for n in "${names[@]}"; do : >"$work/$n.set"; : >"$work/$n.get"; done
 for round in $(seq 1 "$ROUNDS"); do
-	if ((round % 2)); then
-		read -r rs rg < <(bench "$redis_port"); read -r gs gg < <(bench "$gridkv_port"); first=redis
-	else
-		read -r gs gg < <(bench "$gridkv_port"); read -r rs rg < <(bench "$redis_port"); first=gridkv
-	fi
-	echo "$rs" >>"$work/r_set"; echo "$gs" >>"$work/g_set"; echo "$rg" >>"$work/r_get"; echo "$gg" >>"$work/g_get"
-	printf '| %d | %s | %s | %s | %s | %s |\n' "$round" "$first" "$rs" "$gs" "$rg" "$gg"
+	first=$(( (round - 1) % 3 ))
+	declare -A set_rps get_rps
+	for k in 0 1 2; do
+		i=$(( (first + k) % 3 ))
+		read -r set_rps[$i] get_rps[$i] < <(bench "${ports[$i]}")
+		echo "${set_rps[$i]}" >>"$work/${names[$i]}.set"
+		echo "${get_rps[$i]}" >>"$work/${names[$i]}.get"
+	done
+	printf '| %d | %s | %s | %s | %s | %s | %s | %s |\n' "$round" "${names[$first]}" \
+		"${set_rps[0]}" "${set_rps[1]}" "${set_rps[2]}" "${get_rps[0]}" "${get_rps[1]}" "${get_rps[2]}"
 done
-rs=$(median <"$work/r_set"); gs=$(median <"$work/g_set"); rg=$(median <"$work/r_get"); gg=$(median <"$work/g_get")
 echo
-printf '| median | redis-server ops/s | gridkv-server ops/s | ratio gridkv/redis |\n|---|---|---|---|\n'
-awk -v rs="$rs" -v gs="$gs" -v rg="$rg" -v gg="$gg" 'BEGIN{
-	printf "| SET | %.0f | %.0f | %.2f |\n", rs, gs, gs/rs
-	printf "| GET | %.0f | %.0f | %.2f |\n", rg, gg, gg/rg
-}'
+printf '| median | redis-server ops/s | gridkv 1 core ops/s | ratio | gridkv all cores ops/s | ratio |\n|---|---|---|---|---|---|\n'
+for op in set get; do
+	r=$(median <"$work/redis.$op"); g=$(median <"$work/gridkv.$op"); a=$(median <"$work/gridkv_all.$op")
+	awk -v op="${op^^}" -v r="$r" -v g="$g" -v a="$a" 'BEGIN{ printf "| %s | %.0f | %.0f | %.2f | %.0f | %.2f |\n", op, r, g, g/r, a, a/r }'
+done
