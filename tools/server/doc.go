@@ -29,7 +29,12 @@
 //     protocol bytes or a query larger than Config.MaxQueryBytes end a
 //     connection (after an -ERR Protocol error reply).
 //   - Replies to a pipeline are written in order, in one flush per batch
-//     read.
+//     read. A batch is parsed whole first (redcon.ReadNextCommand into one
+//     reused buffer per connection: no allocation) and its keys are handed
+//     to gridkv's Node.Prefetch, so their storage lookups overlap their
+//     memory waits instead of queueing them.
+//   - Untrusted bytes cannot stop the process or a core: the fuzz target
+//     FuzzServeClient sends arbitrary bytes over a real connection.
 //   - Shutdown stops accepting, lets every connection finish the commands
 //     it already read and flush their replies, then returns; the node is
 //     closed by the caller afterwards, so the graceful leave comes last.
