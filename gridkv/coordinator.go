@@ -252,10 +252,46 @@ func (n *Node) keepHint(target, key string, e storage.Entry) {
 	}
 }
 
-// callCtx bounds one replica request; it ends with the node, not with the
-// caller, so that replicas past the quorum still receive the write.
-func (n *Node) callCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(n.ctx, n.opts.RequestTimeout)
+// callCtx bounds one replica request: it ends with the node, not with the
+// caller, so that replicas past the quorum still receive the write, and
+// between RequestTimeout and RequestTimeout*(1+1/callCtxShare) after the
+// call.
+//
+// Requests that start within the same RequestTimeout/callCtxShare share
+// one context. A context with a timer of its own per request cost ten
+// allocations and two runtime timers per quorum write (BenchmarkQuorum
+// net, 4 interleaved pairs on 2 cores, medians: set 23.0 -> 21.8 us/op,
+// p99 3.60 -> 3.40 ms; get 22.7 -> 21.0 us/op, p99 3.38 -> 2.97 ms).
+func (n *Node) callCtx() context.Context {
+	now := monoNow()
+	if b := n.callBucket.Load(); b != nil && now < b.until {
+		return b.ctx
+	}
+	n.callBucketMu.Lock()
+	defer n.callBucketMu.Unlock()
+	if b := n.callBucket.Load(); b != nil && now < b.until {
+		return b.ctx
+	}
+	grain := n.opts.RequestTimeout / callCtxShare
+	// It ends RequestTimeout after the last request that can pick it up;
+	// the bucket it replaces stays valid for the requests that hold it,
+	// until its own timer ends it.
+	ctx, cancel := context.WithTimeout(n.ctx, n.opts.RequestTimeout+grain)
+	n.callBucket.Store(&callBucket{ctx: ctx, cancel: cancel, until: now + grain})
+	return ctx
+}
+
+// callCtxShare: requests share a call context for RequestTimeout/callCtxShare.
+const callCtxShare = 16
+
+// callBucket is a call context shared by the requests that start before
+// until (monoNow).
+type callBucket struct {
+	ctx context.Context
+	// cancel is never needed before the timer: Close cancels the node's
+	// context, which ends every bucket.
+	cancel context.CancelFunc
+	until  time.Duration
 }
 
 // spawn runs f on a goroutine owned by the node, holding an in-flight slot.
@@ -275,8 +311,7 @@ func (n *Node) spawn(f func()) error {
 
 func (n *Node) sendPut(addr, target string, payload []byte, results chan<- replicaResult) {
 	err := n.spawn(func() {
-		ctx, cancel := n.callCtx()
-		defer cancel()
+		ctx := n.callCtx()
 		_, err := n.tr.Call(ctx, addr, msgPut, payload)
 		results <- replicaResult{target: target, err: err}
 	})
@@ -307,8 +342,7 @@ func (n *Node) sendHinted(st *ringState, standIn, target, key string, e storage.
 	}
 	addr := st.addrs[standIn]
 	if err := n.spawn(func() {
-		ctx, cancel := n.callCtx()
-		defer cancel()
+		ctx := n.callCtx()
 		_, err := n.tr.Call(ctx, addr, msgPut, payload)
 		results <- replicaResult{target: target, hint: true, err: err}
 	}); err != nil {
@@ -533,8 +567,7 @@ func (n *Node) sendGet(st *ringState, id, key string, payload []byte, strict boo
 	}
 	addr := st.addrs[id]
 	if err := n.spawn(func() {
-		ctx, cancel := n.callCtx()
-		defer cancel()
+		ctx := n.callCtx()
 		results <- n.remoteGet(ctx, id, addr, payload)
 	}); err != nil {
 		results <- replicaResult{target: id, err: err}

@@ -52,16 +52,19 @@ type Node struct {
 
 	inflight chan struct{} // semaphore of outstanding replica requests
 
-	ctx      context.Context // cancelled by Close: background work stops
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	lifeMu   sync.RWMutex // orders wg.Add after stopping against wg.Wait
-	stopping bool
-	closed   atomic.Bool
-	ready    chan struct{}
-	once     sync.Once
-	aeNext   atomic.Uint64 // round-robin cursor over anti-entropy peers
-	rebal    *rebalancer
+	ctx    context.Context // cancelled by Close: background work stops
+	cancel context.CancelFunc
+
+	callBucket   atomic.Pointer[callBucket] // the current shared call context (callCtx)
+	callBucketMu sync.Mutex
+	wg           sync.WaitGroup
+	lifeMu       sync.RWMutex // orders wg.Add after stopping against wg.Wait
+	stopping     bool
+	closed       atomic.Bool
+	ready        chan struct{}
+	once         sync.Once
+	aeNext       atomic.Uint64 // round-robin cursor over anti-entropy peers
+	rebal        *rebalancer
 	// recovering is set while a node that joined an existing cluster has
 	// not yet synchronised its ranges with every peer: until then it takes
 	// no part in LINEARIZABLE quorums (it may have lost acknowledged writes

@@ -57,7 +57,8 @@ type Options struct {
 	Consistency Consistency
 
 	// RequestTimeout bounds one replica request (a call's context may end
-	// it sooner).
+	// it sooner). Requests share deadlines in steps of RequestTimeout/16,
+	// so one may run up to RequestTimeout*17/16.
 	RequestTimeout time.Duration
 	// MaxInFlight bounds the replica requests this node has outstanding,
 	// foreground and background together; past it calls fail with
