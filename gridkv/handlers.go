@@ -15,30 +15,32 @@ import (
 const maxBatch = 4096
 
 func (n *Node) handlePut(_ context.Context, _ string, payload []byte) ([]byte, error) {
-	var req wire.PutRequest
-	if err := proto.Unmarshal(payload, &req); err != nil {
+	var req putRequest // decoded in place, see wirefast.go
+	if err := parsePutRequest(payload, &req); err != nil {
 		return nil, fmt.Errorf("%w: %v", errBadMessage, err)
 	}
-	if err := n.observe(req.Clock); err != nil {
+	if err := n.observe(req.clock); err != nil {
 		return nil, err
 	}
-	if len(req.Entries) > maxBatch {
-		return nil, fmt.Errorf("%w: %d entries in one request", errBadMessage, len(req.Entries))
+	if req.count > maxBatch {
+		return nil, fmt.Errorf("%w: %d entries in one request", errBadMessage, req.count)
 	}
-	if req.Strict && n.recovering.Load() {
+	if req.strict && n.recovering.Load() {
 		return nil, errRecovering
 	}
+	hintFor := string(req.hintFor)
 	applied := uint32(0)
-	for _, ke := range req.Entries {
-		e, err := fromWire(ke.Entry)
+	var ke putEntry
+	for req.next(&ke) {
+		e, err := ke.entry()
 		if err != nil {
 			return nil, err
 		}
-		if len(ke.Key) == 0 || len(ke.Key) > n.opts.MaxKeySize {
-			return nil, fmt.Errorf("%w: key of %d bytes", errBadMessage, len(ke.Key))
+		if len(ke.key) == 0 || len(ke.key) > n.opts.MaxKeySize {
+			return nil, fmt.Errorf("%w: key of %d bytes", errBadMessage, len(ke.key))
 		}
-		if req.HintFor != "" && req.HintFor != n.id {
-			if !n.hints.add(req.HintFor, ke.Key, e) {
+		if hintFor != "" && hintFor != n.id {
+			if !n.hints.add(hintFor, ke.key, e) {
 				n.met.hintsDropped.Add(1)
 				return nil, fmt.Errorf("%w: hint store full", ErrOverloaded)
 			}
@@ -46,7 +48,7 @@ func (n *Node) handlePut(_ context.Context, _ string, payload []byte) ([]byte, e
 			applied++
 			continue
 		}
-		ok, err := n.store.Put(ke.Key, e)
+		ok, err := n.store.Put(ke.key, e)
 		if err != nil {
 			return nil, err
 		}
@@ -54,7 +56,7 @@ func (n *Node) handlePut(_ context.Context, _ string, payload []byte) ([]byte, e
 			applied++
 		}
 	}
-	return proto.Marshal(&wire.PutResponse{Clock: encodeClock(n.clock.Last()), Applied: applied})
+	return appendPutResponse(make([]byte, 0, 24), n.clock.Last(), applied), nil
 }
 
 func (n *Node) handleGet(_ context.Context, _ string, payload []byte) ([]byte, error) {

@@ -14,15 +14,20 @@ func toWire(e storage.Entry) *wire.Entry {
 
 // fromWire validates and converts an entry received from the network.
 func fromWire(w *wire.Entry) (storage.Entry, error) {
-	var e storage.Entry
 	if w == nil {
-		return e, fmt.Errorf("%w: missing entry", errBadMessage)
+		return storage.Entry{}, fmt.Errorf("%w: missing entry", errBadMessage)
 	}
-	if len(w.Version) != len(e.Version) {
-		return e, fmt.Errorf("%w: version of %d bytes", errBadMessage, len(w.Version))
+	return entryOf(w.Value, w.Version, w.Expiry, w.Tombstone)
+}
+
+// entryOf validates and assembles an entry from its wire fields.
+func entryOf(value, version []byte, expiry int64, tombstone bool) (storage.Entry, error) {
+	var e storage.Entry
+	if len(version) != len(e.Version) {
+		return e, fmt.Errorf("%w: version of %d bytes", errBadMessage, len(version))
 	}
-	copy(e.Version[:], w.Version)
-	e.Value, e.Expiry, e.Tombstone = w.Value, w.Expiry, w.Tombstone
+	copy(e.Version[:], version)
+	e.Value, e.Expiry, e.Tombstone = value, expiry, tombstone
 	if e.Tombstone {
 		e.Value = nil
 	}
