@@ -579,17 +579,20 @@ func (n *Node) remoteGet(ctx context.Context, id, addr string, payload []byte) r
 	if err != nil {
 		return replicaResult{target: id, err: err}
 	}
-	var resp wire.GetResponse
-	if err := proto.Unmarshal(raw, &resp); err != nil {
+	// Decoded in place (wirefast.go): the entry's value aliases raw, which
+	// the transport hands over to this call.
+	var we putEntry
+	clock, found, err := parseGetResponse(raw, &we)
+	if err != nil {
 		return replicaResult{target: id, err: fmt.Errorf("%w: %v", errBadMessage, err)}
 	}
-	if err := n.observe(resp.Clock); err != nil {
+	if err := n.observe(clock); err != nil {
 		return replicaResult{target: id, err: err}
 	}
-	if !resp.Found {
+	if !found {
 		return replicaResult{target: id}
 	}
-	e, err := fromWire(resp.Entry)
+	e, err := we.entry()
 	return replicaResult{target: id, entry: e, found: err == nil, err: err}
 }
 

@@ -62,6 +62,45 @@ func (e *putEntry) entry() (storage.Entry, error) {
 	return entryOf(e.value, e.version, e.expiry, e.tombstone)
 }
 
+// fields walks the fields of one protobuf message in place. A bytes field
+// yields its contents, a varint its value; other wire types are skipped
+// (no field of ours has them: proto.Unmarshal keeps such fields as unknown
+// ones, as it does a known number with an unexpected wire type).
+type fields struct {
+	b   []byte
+	err error
+}
+
+// next advances to the next field; false at the end or on malformed input
+// (then err is set).
+func (f *fields) next() (num protowire.Number, typ protowire.Type, bytesVal []byte, varint uint64, ok bool) {
+	for len(f.b) > 0 {
+		num, typ, n := consumeTag(f.b)
+		if n < 0 {
+			f.err = wireError(n)
+			return 0, 0, nil, 0, false
+		}
+		f.b = f.b[n:]
+		switch typ {
+		case protowire.BytesType:
+			bytesVal, n = protowire.ConsumeBytes(f.b)
+		case protowire.VarintType:
+			varint, n = protowire.ConsumeVarint(f.b)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, f.b)
+		}
+		if n < 0 {
+			f.err = wireError(n)
+			return 0, 0, nil, 0, false
+		}
+		f.b = f.b[n:]
+		if typ == protowire.BytesType || typ == protowire.VarintType {
+			return num, typ, bytesVal, varint, true
+		}
+	}
+	return 0, 0, nil, 0, false
+}
+
 // parsePutRequest decodes b as proto.Unmarshal would decode a
 // wire.PutRequest, entries included, and keeps the scalar fields; next
 // then walks the entries again. Later occurrences of a field override
@@ -69,121 +108,91 @@ func (e *putEntry) entry() (storage.Entry, error) {
 // unknown fields (and known numbers of the wrong wire type) are skipped.
 func parsePutRequest(b []byte, r *putRequest) error {
 	*r = putRequest{rest: b}
-	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
-		if n < 0 {
-			return wireError(n)
+	f := fields{b: b}
+	for {
+		num, typ, v, x, ok := f.next()
+		if !ok {
+			return f.err
 		}
-		b = b[n:]
 		switch {
 		case num == 1 && typ == protowire.BytesType:
-			r.clock, n = protowire.ConsumeBytes(b)
+			r.clock = v
 		case num == 2 && typ == protowire.BytesType:
-			var v []byte
-			if v, n = protowire.ConsumeBytes(b); n >= 0 {
-				var e putEntry
-				if err := parseKeyEntry(v, &e); err != nil {
-					return err
-				}
-				r.count++
+			var e putEntry
+			if err := parseKeyEntry(v, &e); err != nil {
+				return err
 			}
+			r.count++
 		case num == 3 && typ == protowire.BytesType:
-			if r.hintFor, n = protowire.ConsumeBytes(b); n >= 0 && !utf8.Valid(r.hintFor) {
+			if !utf8.Valid(v) {
 				return fmt.Errorf("%w: hint_for is not UTF-8", errWire)
 			}
+			r.hintFor = v
 		case num == 4 && typ == protowire.VarintType:
-			var v uint64
-			v, n = protowire.ConsumeVarint(b)
-			r.strict = v != 0
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
+			r.strict = x != 0
 		}
-		if n < 0 {
-			return wireError(n)
-		}
-		b = b[n:]
 	}
-	return nil
 }
 
 // next decodes the request's next entry into e and reports whether there
 // was one; parsePutRequest has checked them all.
 func (r *putRequest) next(e *putEntry) bool {
-	for len(r.rest) > 0 {
-		num, typ, n := protowire.ConsumeTag(r.rest)
-		r.rest = r.rest[n:]
+	f := fields{b: r.rest}
+	for {
+		num, typ, v, _, ok := f.next()
+		if !ok {
+			r.rest = nil
+			return false
+		}
 		if num == 2 && typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(r.rest)
-			r.rest = r.rest[n:]
+			r.rest = f.b
 			*e = putEntry{}
 			_ = parseKeyEntry(v, e)
 			return true
 		}
-		r.rest = r.rest[protowire.ConsumeFieldValue(num, typ, r.rest):]
 	}
-	return false
 }
 
 // parseKeyEntry decodes a wire.KeyEntry into e.
 func parseKeyEntry(b []byte, e *putEntry) error {
-	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
-		if n < 0 {
-			return wireError(n)
+	f := fields{b: b}
+	for {
+		num, typ, v, _, ok := f.next()
+		if !ok {
+			return f.err
 		}
-		b = b[n:]
 		switch {
 		case num == 1 && typ == protowire.BytesType:
-			e.key, n = protowire.ConsumeBytes(b)
+			e.key = v
 		case num == 2 && typ == protowire.BytesType:
-			var v []byte
-			if v, n = protowire.ConsumeBytes(b); n >= 0 {
-				e.hasEntry = true
-				if err := parseEntry(v, e); err != nil {
-					return err
-				}
+			e.hasEntry = true
+			if err := parseEntry(v, e); err != nil {
+				return err
 			}
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
 		}
-		if n < 0 {
-			return wireError(n)
-		}
-		b = b[n:]
 	}
-	return nil
 }
 
 // parseEntry decodes a wire.Entry into e, over what e already holds (a
 // repeated embedded message merges).
 func parseEntry(b []byte, e *putEntry) error {
-	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
-		if n < 0 {
-			return wireError(n)
+	f := fields{b: b}
+	for {
+		num, typ, v, x, ok := f.next()
+		if !ok {
+			return f.err
 		}
-		b = b[n:]
-		var v uint64
 		switch {
 		case num == 1 && typ == protowire.BytesType:
-			e.value, n = protowire.ConsumeBytes(b)
+			e.value = v
 		case num == 2 && typ == protowire.BytesType:
-			e.version, n = protowire.ConsumeBytes(b)
+			e.version = v
 		case num == 3 && typ == protowire.VarintType:
-			v, n = protowire.ConsumeVarint(b)
-			e.expiry = int64(v)
+			e.expiry = int64(x)
 		case num == 4 && typ == protowire.VarintType:
-			v, n = protowire.ConsumeVarint(b)
-			e.tombstone = v != 0
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
+			e.tombstone = x != 0
 		}
-		if n < 0 {
-			return wireError(n)
-		}
-		b = b[n:]
 	}
-	return nil
 }
 
 // appendPutResponse appends a wire.PutResponse{Clock, Applied} encoded as
@@ -200,4 +209,90 @@ func appendPutResponse(b []byte, clock hlc.Timestamp, applied uint32) []byte {
 		b = protowire.AppendVarint(b, uint64(applied))
 	}
 	return b
+}
+
+// parseGetRequest decodes a wire.GetRequest in place, as proto.Unmarshal
+// would.
+func parseGetRequest(b []byte) (clock, key []byte, strict bool, err error) {
+	f := fields{b: b}
+	for {
+		num, typ, v, x, ok := f.next()
+		if !ok {
+			return clock, key, strict, f.err
+		}
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			clock = v
+		case num == 2 && typ == protowire.BytesType:
+			key = v
+		case num == 3 && typ == protowire.VarintType:
+			strict = x != 0
+		}
+	}
+}
+
+// appendGetResponse appends a wire.GetResponse{Clock, Found, Entry} as
+// proto.Marshal encodes it; the entry (toWire(e)) is present when found.
+func appendGetResponse(b []byte, clock hlc.Timestamp, found bool, e storage.Entry) []byte {
+	var cb [hlc.EncodedLen]byte
+	c, _ := clock.AppendBinary(cb[:0])
+	b = protowire.AppendTag(b, 1, protowire.BytesType)
+	b = protowire.AppendBytes(b, c)
+	if !found {
+		return b
+	}
+	b = protowire.AppendTag(b, 2, protowire.VarintType)
+	b = protowire.AppendVarint(b, 1)
+	size := 0
+	if len(e.Value) > 0 {
+		size += protowire.SizeTag(1) + protowire.SizeBytes(len(e.Value))
+	}
+	size += protowire.SizeTag(2) + protowire.SizeBytes(len(e.Version))
+	if e.Expiry != 0 {
+		size += protowire.SizeTag(3) + protowire.SizeVarint(uint64(e.Expiry))
+	}
+	if e.Tombstone {
+		size += protowire.SizeTag(4) + 1
+	}
+	b = protowire.AppendTag(b, 3, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(size))
+	if len(e.Value) > 0 {
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, e.Value)
+	}
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	b = protowire.AppendBytes(b, e.Version[:])
+	if e.Expiry != 0 {
+		b = protowire.AppendTag(b, 3, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(e.Expiry))
+	}
+	if e.Tombstone {
+		b = protowire.AppendTag(b, 4, protowire.VarintType)
+		b = protowire.AppendVarint(b, 1)
+	}
+	return b
+}
+
+// parseGetResponse decodes a wire.GetResponse in place, as proto.Unmarshal
+// would; e.hasEntry reports whether the entry field was present.
+func parseGetResponse(b []byte, e *putEntry) (clock []byte, found bool, err error) {
+	*e = putEntry{}
+	f := fields{b: b}
+	for {
+		num, typ, v, x, ok := f.next()
+		if !ok {
+			return clock, found, f.err
+		}
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			clock = v
+		case num == 2 && typ == protowire.VarintType:
+			found = x != 0
+		case num == 3 && typ == protowire.BytesType:
+			e.hasEntry = true
+			if err := parseEntry(v, e); err != nil {
+				return nil, false, err
+			}
+		}
+	}
 }

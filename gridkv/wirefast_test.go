@@ -9,6 +9,7 @@ import (
 
 	"github.com/gridkv/gridkv/gridkv/internal/wire"
 	"github.com/gridkv/gridkv/hlc"
+	"github.com/gridkv/gridkv/storage"
 )
 
 // FuzzPutRequest compares parsePutRequest with proto.Unmarshal on arbitrary
@@ -125,6 +126,82 @@ func BenchmarkHandlePut(b *testing.B) {
 	for b.Loop() {
 		if _, err := n.handlePut(b.Context(), "peer", req); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzGetMessages compares parseGetRequest and parseGetResponse with
+// proto.Unmarshal on arbitrary bytes.
+func FuzzGetMessages(f *testing.F) {
+	for _, m := range []proto.Message{
+		&wire.GetRequest{Clock: make([]byte, 12), Key: []byte("k"), Strict: true},
+		&wire.GetResponse{Clock: make([]byte, 12), Found: true, Entry: &wire.Entry{Value: []byte("v"), Version: make([]byte, 16), Expiry: 7, Tombstone: true}},
+		&wire.GetResponse{Found: true, Entry: &wire.Entry{}},
+	} {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var wq wire.GetRequest
+		werr := proto.Unmarshal(b, &wq)
+		clock, key, strict, gerr := parseGetRequest(b)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("GetRequest: proto.Unmarshal: %v; parseGetRequest: %v", werr, gerr)
+		}
+		if werr == nil && (!bytes.Equal(clock, wq.Clock) || !bytes.Equal(key, wq.Key) || strict != wq.Strict) {
+			t.Fatalf("GetRequest: got %x %q %v, want %x %q %v", clock, key, strict, wq.Clock, wq.Key, wq.Strict)
+		}
+
+		var wr wire.GetResponse
+		werr = proto.Unmarshal(b, &wr)
+		var e putEntry
+		clock, found, gerr := parseGetResponse(b, &e)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("GetResponse: proto.Unmarshal: %v; parseGetResponse: %v", werr, gerr)
+		}
+		if werr != nil {
+			return
+		}
+		if !bytes.Equal(clock, wr.Clock) || found != wr.Found || e.hasEntry != (wr.Entry != nil) {
+			t.Fatalf("GetResponse: got %x %v %v, want %x %v %v", clock, found, e.hasEntry, wr.Clock, wr.Found, wr.Entry != nil)
+		}
+		if we := wr.Entry; we != nil && (!bytes.Equal(e.value, we.Value) || !bytes.Equal(e.version, we.Version) ||
+			e.expiry != we.Expiry || e.tombstone != we.Tombstone) {
+			t.Fatalf("GetResponse entry: got %q %x %d %v, want %q %x %d %v",
+				e.value, e.version, e.expiry, e.tombstone, we.Value, we.Version, we.Expiry, we.Tombstone)
+		}
+	})
+}
+
+// TestGetResponseEncoding: appendGetResponse writes what proto.Marshal
+// writes for the same wire.GetResponse.
+func TestGetResponseEncoding(t *testing.T) {
+	ts := hlc.Timestamp{WallTime: 1_700_000_000_000_000_000, Logical: 2}
+	clock, _ := ts.MarshalBinary()
+	var v storage.Version
+	v[0], v[15] = 1, 9
+	for _, tc := range []struct {
+		found bool
+		e     storage.Entry
+	}{
+		{false, storage.Entry{}},
+		{true, storage.Entry{Version: v, Value: []byte("value"), Expiry: 1_800_000_000_000_000_000}},
+		{true, storage.Entry{Version: v, Tombstone: true}},
+		{true, storage.Entry{Version: v, Value: bytes.Repeat([]byte("x"), 300), Expiry: -3}},
+	} {
+		want := &wire.GetResponse{Clock: clock, Found: tc.found}
+		if tc.found {
+			want.Entry = toWire(tc.e)
+		}
+		wb, err := proto.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendGetResponse(nil, ts, tc.found, tc.e); !bytes.Equal(got, wb) {
+			t.Fatalf("%+v: got %x, want %x", tc, got, wb)
 		}
 	}
 }
