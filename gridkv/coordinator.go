@@ -7,9 +7,6 @@ import (
 	"time"
 	"unsafe"
 
-	"google.golang.org/protobuf/proto"
-
-	"github.com/gridkv/gridkv/gridkv/internal/wire"
 	"github.com/gridkv/gridkv/storage"
 )
 
@@ -140,20 +137,12 @@ func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w
 	}
 	// A write that stays on this node (N=1, or a single-node ring) is never
 	// encoded: the request is built on first use.
-	var req *wire.PutRequest
 	var payload []byte
-	encode := func() ([]byte, error) {
-		if req == nil {
-			req = &wire.PutRequest{
-				Clock:   encodeClock(versionTime(e.Version)),
-				Entries: []*wire.KeyEntry{{Key: keyBytes(key), Entry: toWire(e)}},
-			}
-			var err error
-			if payload, err = proto.Marshal(req); err != nil {
-				return nil, err
-			}
+	encode := func() []byte {
+		if payload == nil {
+			payload = appendPutRequest(nil, versionTime(e.Version), keyBytes(key), e, "")
 		}
-		return payload, nil
+		return payload
 	}
 	if len(prefs) == 1 && prefs[0] == n.id && w <= 1 {
 		_, err := n.store.Put(keyBytes(key), e)
@@ -181,11 +170,8 @@ func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w
 		if !ok {
 			return false
 		}
-		if _, err := encode(); err != nil {
-			return false
-		}
 		pending++
-		n.sendHinted(st, s, target, key, e, req, results)
+		n.sendHinted(st, s, target, key, e, results)
 		return true
 	}
 	for _, id := range prefs {
@@ -196,12 +182,7 @@ func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w
 			results <- replicaResult{target: id, err: err}
 		case st.healthy[id]:
 			pending++
-			p, err := encode()
-			if err != nil {
-				results <- replicaResult{target: id, err: err}
-				continue
-			}
-			n.sendPut(st.addrs[id], id, p, results)
+			n.sendPut(st.addrs[id], id, encode(), results)
 		default:
 			if !hinted(id) {
 				n.keepHint(id, key, e)
@@ -309,19 +290,46 @@ func (n *Node) spawn(f func()) error {
 	return nil
 }
 
-func (n *Node) sendPut(addr, target string, payload []byte, results chan<- replicaResult) {
-	err := n.spawn(func() {
-		ctx := n.callCtx()
-		_, err := n.tr.Call(ctx, addr, msgPut, payload)
-		results <- replicaResult{target: target, err: err}
-	})
-	if err != nil {
-		results <- replicaResult{target: target, err: err}
+// startCall takes an in-flight slot and a share of the node's WaitGroup for
+// a replica request about to run on a goroutine of its own, which must
+// call endCall. Unlike spawn it needs no closure: the hot paths start
+// their goroutines with a method call and its arguments, which allocates
+// nothing besides the goroutine.
+func (n *Node) startCall() error {
+	if err := n.acquire(); err != nil {
+		return err
 	}
+	n.lifeMu.RLock()
+	defer n.lifeMu.RUnlock()
+	if n.stopping {
+		n.release()
+		return ErrClosed
+	}
+	n.wg.Add(1)
+	return nil
+}
+
+func (n *Node) endCall() {
+	n.release()
+	n.wg.Done()
+}
+
+func (n *Node) sendPut(addr, target string, payload []byte, results chan<- replicaResult) {
+	if err := n.startCall(); err != nil {
+		results <- replicaResult{target: target, err: err}
+		return
+	}
+	go n.putTo(addr, target, payload, results)
+}
+
+func (n *Node) putTo(addr, target string, payload []byte, results chan<- replicaResult) {
+	defer n.endCall()
+	_, err := n.tr.Call(n.callCtx(), addr, msgPut, payload)
+	results <- replicaResult{target: target, err: err}
 }
 
 // sendHinted writes to a stand-in on behalf of target.
-func (n *Node) sendHinted(st *ringState, standIn, target, key string, e storage.Entry, req *wire.PutRequest, results chan<- replicaResult) {
+func (n *Node) sendHinted(st *ringState, standIn, target, key string, e storage.Entry, results chan<- replicaResult) {
 	if standIn == n.id {
 		ok := n.hints.add(target, []byte(key), e)
 		var err error
@@ -334,12 +342,7 @@ func (n *Node) sendHinted(st *ringState, standIn, target, key string, e storage.
 		results <- replicaResult{target: target, hint: true, err: err}
 		return
 	}
-	hreq := &wire.PutRequest{Clock: req.Clock, Entries: req.Entries, HintFor: target}
-	payload, err := proto.Marshal(hreq)
-	if err != nil {
-		results <- replicaResult{target: target, hint: true, err: err}
-		return
-	}
+	payload := appendPutRequest(nil, versionTime(e.Version), keyBytes(key), e, target)
 	addr := st.addrs[standIn]
 	if err := n.spawn(func() {
 		ctx := n.callCtx()
@@ -464,10 +467,7 @@ func (n *Node) quorumRead(ctx context.Context, st *ringState, key string, prefs 
 // answers still outstanding, which the caller must drain. It fails fast,
 // without waiting, when fewer than need replicas are up.
 func (n *Node) gather(ctx context.Context, st *ringState, op, key string, prefs []string, need int, strict bool) ([]replicaResult, <-chan replicaResult, int, error) {
-	payload, err := proto.Marshal(&wire.GetRequest{Clock: encodeClock(n.clock.Last()), Key: keyBytes(key), Strict: strict})
-	if err != nil {
-		return nil, nil, 0, err
-	}
+	payload := appendGetRequest(nil, n.clock.Last(), keyBytes(key), strict)
 	results := make(chan replicaResult, len(prefs))
 	pending := 0
 	for _, id := range prefs {
@@ -523,10 +523,7 @@ func (n *Node) readPrevious(ctx context.Context, st *ringState, key string, pref
 	if err != nil {
 		return nil
 	}
-	payload, err := proto.Marshal(&wire.GetRequest{Clock: encodeClock(n.clock.Last()), Key: keyBytes(key)})
-	if err != nil {
-		return nil
-	}
+	payload := appendGetRequest(nil, n.clock.Last(), keyBytes(key), false)
 	results := make(chan replicaResult, len(old))
 	asked := 0
 	for _, id := range old {
@@ -565,13 +562,16 @@ func (n *Node) sendGet(st *ringState, id, key string, payload []byte, strict boo
 		results <- replicaResult{target: id, entry: e, found: err == nil, err: err}
 		return
 	}
-	addr := st.addrs[id]
-	if err := n.spawn(func() {
-		ctx := n.callCtx()
-		results <- n.remoteGet(ctx, id, addr, payload)
-	}); err != nil {
+	if err := n.startCall(); err != nil {
 		results <- replicaResult{target: id, err: err}
+		return
 	}
+	go n.getFrom(id, st.addrs[id], payload, results)
+}
+
+func (n *Node) getFrom(id, addr string, payload []byte, results chan<- replicaResult) {
+	defer n.endCall()
+	results <- n.remoteGet(n.callCtx(), id, addr, payload)
 }
 
 func (n *Node) remoteGet(ctx context.Context, id, addr string, payload []byte) replicaResult {
@@ -633,13 +633,7 @@ func (n *Node) repair(key string, newest storage.Entry, answers []replicaResult,
 		return
 	}
 	st := n.view.current()
-	payload, err := proto.Marshal(&wire.PutRequest{
-		Clock:   encodeClock(n.clock.Last()),
-		Entries: []*wire.KeyEntry{{Key: []byte(key), Entry: toWire(newest)}},
-	})
-	if err != nil {
-		return
-	}
+	payload := appendPutRequest(nil, n.clock.Last(), keyBytes(key), newest, "")
 	results := make(chan replicaResult, len(stale))
 	for _, id := range stale {
 		n.met.readRepairs.Add(1)

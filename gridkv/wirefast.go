@@ -198,12 +198,7 @@ func parseEntry(b []byte, e *putEntry) error {
 // appendPutResponse appends a wire.PutResponse{Clock, Applied} encoded as
 // proto.Marshal encodes it.
 func appendPutResponse(b []byte, clock hlc.Timestamp, applied uint32) []byte {
-	var cb [hlc.EncodedLen]byte
-	c, _ := clock.AppendBinary(cb[:0])
-	if len(c) > 0 {
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		b = protowire.AppendBytes(b, c)
-	}
+	b = appendClock(b, clock)
 	if applied != 0 {
 		b = protowire.AppendTag(b, 2, protowire.VarintType)
 		b = protowire.AppendVarint(b, uint64(applied))
@@ -234,28 +229,35 @@ func parseGetRequest(b []byte) (clock, key []byte, strict bool, err error) {
 // appendGetResponse appends a wire.GetResponse{Clock, Found, Entry} as
 // proto.Marshal encodes it; the entry (toWire(e)) is present when found.
 func appendGetResponse(b []byte, clock hlc.Timestamp, found bool, e storage.Entry) []byte {
-	var cb [hlc.EncodedLen]byte
-	c, _ := clock.AppendBinary(cb[:0])
-	b = protowire.AppendTag(b, 1, protowire.BytesType)
-	b = protowire.AppendBytes(b, c)
+	b = appendClock(b, clock)
 	if !found {
 		return b
 	}
 	b = protowire.AppendTag(b, 2, protowire.VarintType)
 	b = protowire.AppendVarint(b, 1)
-	size := 0
+	return appendEntry(b, 3, e)
+}
+
+// entrySize is the encoded size of toWire(e).
+func entrySize(e storage.Entry) int {
+	size := protowire.SizeTag(2) + protowire.SizeBytes(len(e.Version))
 	if len(e.Value) > 0 {
 		size += protowire.SizeTag(1) + protowire.SizeBytes(len(e.Value))
 	}
-	size += protowire.SizeTag(2) + protowire.SizeBytes(len(e.Version))
 	if e.Expiry != 0 {
 		size += protowire.SizeTag(3) + protowire.SizeVarint(uint64(e.Expiry))
 	}
 	if e.Tombstone {
 		size += protowire.SizeTag(4) + 1
 	}
-	b = protowire.AppendTag(b, 3, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(size))
+	return size
+}
+
+// appendEntry appends toWire(e) as message field num, as proto.Marshal
+// encodes it.
+func appendEntry(b []byte, num protowire.Number, e storage.Entry) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(entrySize(e)))
 	if len(e.Value) > 0 {
 		b = protowire.AppendTag(b, 1, protowire.BytesType)
 		b = protowire.AppendBytes(b, e.Value)
@@ -295,4 +297,55 @@ func parseGetResponse(b []byte, e *putEntry) (clock []byte, found bool, err erro
 			}
 		}
 	}
+}
+
+// appendClock appends clock as a bytes field 1 (every request's first).
+func appendClock(b []byte, clock hlc.Timestamp) []byte {
+	var cb [hlc.EncodedLen]byte
+	c, _ := clock.AppendBinary(cb[:0])
+	b = protowire.AppendTag(b, 1, protowire.BytesType)
+	return protowire.AppendBytes(b, c)
+}
+
+// appendPutRequest appends a one-entry wire.PutRequest{Clock, Entries:
+// {Key, toWire(e)}, HintFor} as proto.Marshal encodes it.
+func appendPutRequest(b []byte, clock hlc.Timestamp, key []byte, e storage.Entry, hintFor string) []byte {
+	if b == nil {
+		b = make([]byte, 0, 64+len(key)+len(e.Value)+len(hintFor))
+	}
+	b = appendClock(b, clock)
+	ke := protowire.SizeTag(2) + protowire.SizeBytes(entrySize(e))
+	if len(key) > 0 {
+		ke += protowire.SizeTag(1) + protowire.SizeBytes(len(key))
+	}
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(ke))
+	if len(key) > 0 {
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, key)
+	}
+	b = appendEntry(b, 2, e)
+	if hintFor != "" {
+		b = protowire.AppendTag(b, 3, protowire.BytesType)
+		b = protowire.AppendString(b, hintFor)
+	}
+	return b
+}
+
+// appendGetRequest appends a wire.GetRequest{Clock, Key, Strict} as
+// proto.Marshal encodes it.
+func appendGetRequest(b []byte, clock hlc.Timestamp, key []byte, strict bool) []byte {
+	if b == nil {
+		b = make([]byte, 0, 24+len(key))
+	}
+	b = appendClock(b, clock)
+	if len(key) > 0 {
+		b = protowire.AppendTag(b, 2, protowire.BytesType)
+		b = protowire.AppendBytes(b, key)
+	}
+	if strict {
+		b = protowire.AppendTag(b, 3, protowire.VarintType)
+		b = protowire.AppendVarint(b, 1)
+	}
+	return b
 }

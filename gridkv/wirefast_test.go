@@ -205,3 +205,39 @@ func TestGetResponseEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestEncoding: appendPutRequest and appendGetRequest write what
+// proto.Marshal writes for the same messages.
+func TestRequestEncoding(t *testing.T) {
+	ts := hlc.Timestamp{WallTime: 1_700_000_000_000_000_000, Logical: 5}
+	clock, _ := ts.MarshalBinary()
+	var v storage.Version
+	v[3] = 8
+	entries := []storage.Entry{
+		{Version: v, Value: []byte("value")},
+		{Version: v, Tombstone: true, Expiry: 99},
+		{Version: v, Value: bytes.Repeat([]byte("y"), 200), Expiry: -1},
+	}
+	for _, key := range [][]byte{[]byte("k"), bytes.Repeat([]byte("K"), 300), nil} {
+		for _, e := range entries {
+			for _, hint := range []string{"", "n2"} {
+				want, err := proto.Marshal(&wire.PutRequest{Clock: clock, Entries: []*wire.KeyEntry{{Key: key, Entry: toWire(e)}}, HintFor: hint})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := appendPutRequest(nil, ts, key, e, hint); !bytes.Equal(got, want) {
+					t.Fatalf("PutRequest %q %+v %q: got %x, want %x", key, e, hint, got, want)
+				}
+			}
+		}
+		for _, strict := range []bool{false, true} {
+			want, err := proto.Marshal(&wire.GetRequest{Clock: clock, Key: key, Strict: strict})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendGetRequest(nil, ts, key, strict); !bytes.Equal(got, want) {
+				t.Fatalf("GetRequest %q %v: got %x, want %x", key, strict, got, want)
+			}
+		}
+	}
+}
