@@ -101,6 +101,21 @@ func (f *fields) next() (num protowire.Number, typ protowire.Type, bytesVal []by
 	return 0, 0, nil, 0, false
 }
 
+// walk calls fn with each bytes or varint field of message b, in order
+// (see fields), and stops at fn's first error or at malformed input.
+func walk(b []byte, fn func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error) error {
+	f := fields{b: b}
+	for {
+		num, typ, v, x, ok := f.next()
+		if !ok {
+			return f.err
+		}
+		if err := fn(num, typ, v, x); err != nil {
+			return err
+		}
+	}
+}
+
 // parsePutRequest decodes b as proto.Unmarshal would decode a
 // wire.PutRequest, entries included, and keeps the scalar fields; next
 // then walks the entries again. Later occurrences of a field override
@@ -108,12 +123,7 @@ func (f *fields) next() (num protowire.Number, typ protowire.Type, bytesVal []by
 // unknown fields (and known numbers of the wrong wire type) are skipped.
 func parsePutRequest(b []byte, r *putRequest) error {
 	*r = putRequest{rest: b}
-	f := fields{b: b}
-	for {
-		num, typ, v, x, ok := f.next()
-		if !ok {
-			return f.err
-		}
+	return walk(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			r.clock = v
@@ -131,7 +141,8 @@ func parsePutRequest(b []byte, r *putRequest) error {
 		case num == 4 && typ == protowire.VarintType:
 			r.strict = x != 0
 		}
-	}
+		return nil
+	})
 }
 
 // next decodes the request's next entry into e and reports whether there
@@ -155,33 +166,22 @@ func (r *putRequest) next(e *putEntry) bool {
 
 // parseKeyEntry decodes a wire.KeyEntry into e.
 func parseKeyEntry(b []byte, e *putEntry) error {
-	f := fields{b: b}
-	for {
-		num, typ, v, _, ok := f.next()
-		if !ok {
-			return f.err
-		}
+	return walk(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			e.key = v
 		case num == 2 && typ == protowire.BytesType:
 			e.hasEntry = true
-			if err := parseEntry(v, e); err != nil {
-				return err
-			}
+			return parseEntry(v, e)
 		}
-	}
+		return nil
+	})
 }
 
 // parseEntry decodes a wire.Entry into e, over what e already holds (a
 // repeated embedded message merges).
 func parseEntry(b []byte, e *putEntry) error {
-	f := fields{b: b}
-	for {
-		num, typ, v, x, ok := f.next()
-		if !ok {
-			return f.err
-		}
+	return walk(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			e.value = v
@@ -192,7 +192,8 @@ func parseEntry(b []byte, e *putEntry) error {
 		case num == 4 && typ == protowire.VarintType:
 			e.tombstone = x != 0
 		}
-	}
+		return nil
+	})
 }
 
 // appendPutResponse appends a wire.PutResponse{Clock, Applied} encoded as
@@ -209,12 +210,7 @@ func appendPutResponse(b []byte, clock hlc.Timestamp, applied uint32) []byte {
 // parseGetRequest decodes a wire.GetRequest in place, as proto.Unmarshal
 // would.
 func parseGetRequest(b []byte) (clock, key []byte, strict bool, err error) {
-	f := fields{b: b}
-	for {
-		num, typ, v, x, ok := f.next()
-		if !ok {
-			return clock, key, strict, f.err
-		}
+	err = walk(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			clock = v
@@ -223,7 +219,9 @@ func parseGetRequest(b []byte) (clock, key []byte, strict bool, err error) {
 		case num == 3 && typ == protowire.VarintType:
 			strict = x != 0
 		}
-	}
+		return nil
+	})
+	return clock, key, strict, err
 }
 
 // appendGetResponse appends a wire.GetResponse{Clock, Found, Entry} as
@@ -279,12 +277,7 @@ func appendEntry(b []byte, num protowire.Number, e storage.Entry) []byte {
 // would; e.hasEntry reports whether the entry field was present.
 func parseGetResponse(b []byte, e *putEntry) (clock []byte, found bool, err error) {
 	*e = putEntry{}
-	f := fields{b: b}
-	for {
-		num, typ, v, x, ok := f.next()
-		if !ok {
-			return clock, found, f.err
-		}
+	err = walk(b, func(num protowire.Number, typ protowire.Type, v []byte, x uint64) error {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			clock = v
@@ -292,11 +285,14 @@ func parseGetResponse(b []byte, e *putEntry) (clock []byte, found bool, err erro
 			found = x != 0
 		case num == 3 && typ == protowire.BytesType:
 			e.hasEntry = true
-			if err := parseEntry(v, e); err != nil {
-				return nil, false, err
-			}
+			return parseEntry(v, e)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
 	}
+	return clock, found, nil
 }
 
 // appendClock appends clock as a bytes field 1 (every request's first).
