@@ -277,35 +277,28 @@ type callBucket struct {
 
 // spawn runs f on a goroutine owned by the node, holding an in-flight slot.
 func (n *Node) spawn(f func()) error {
-	if err := n.acquire(); err != nil {
+	if err := n.startCall(); err != nil {
 		return err
 	}
-	if !n.goOwned(func() {
-		defer n.release()
+	go func() {
+		defer n.endCall()
 		f()
-	}) {
-		n.release()
-		return ErrClosed
-	}
+	}()
 	return nil
 }
 
 // startCall takes an in-flight slot and a share of the node's WaitGroup for
 // a replica request about to run on a goroutine of its own, which must
-// call endCall. Unlike spawn it needs no closure: the hot paths start
-// their goroutines with a method call and its arguments, which allocates
-// nothing besides the goroutine.
+// call endCall. The hot paths start that goroutine with a method call
+// rather than through spawn's closure.
 func (n *Node) startCall() error {
 	if err := n.acquire(); err != nil {
 		return err
 	}
-	n.lifeMu.RLock()
-	defer n.lifeMu.RUnlock()
-	if n.stopping {
+	if !n.own() {
 		n.release()
 		return ErrClosed
 	}
-	n.wg.Add(1)
 	return nil
 }
 

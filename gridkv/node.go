@@ -218,17 +218,25 @@ func (n *Node) start(f func()) {
 // goOwned runs f on a goroutine that Close waits for, unless the node is
 // already stopping (then it reports false and f does not run).
 func (n *Node) goOwned(f func()) bool {
-	n.lifeMu.RLock()
-	if n.stopping {
-		n.lifeMu.RUnlock()
+	if !n.own() {
 		return false
 	}
-	n.wg.Add(1)
-	n.lifeMu.RUnlock()
 	go func() {
 		defer n.wg.Done()
 		f()
 	}()
+	return true
+}
+
+// own adds a goroutine about to start to the node's WaitGroup, unless the
+// node is stopping; the goroutine calls n.wg.Done when it ends.
+func (n *Node) own() bool {
+	n.lifeMu.RLock()
+	defer n.lifeMu.RUnlock()
+	if n.stopping {
+		return false
+	}
+	n.wg.Add(1)
 	return true
 }
 
