@@ -272,6 +272,7 @@ func (s *Server) prefetch(c *client, cmds [][][]byte) {
 		}
 	}
 	s.node.Prefetch(c.prefetchKeys...)
+	clear(c.prefetchKeys) // they alias the read buffer, which the next read overwrites
 }
 
 // Shutdown stops accepting connections, lets every connection finish the
