@@ -355,8 +355,8 @@ func (n *Node) sendHinted(st *ringState, standIn, target, key string, e storage.
 // no-op for keys this node holds no replica of and for storage backends
 // without prefetching.
 func (n *Node) Prefetch(keys ...string) {
-	// The concrete type, not storage.Prefetcher: through an interface the
-	// key buffer below would escape to the heap on every call.
+	// Only the sharded backend prefetches. A concrete call also keeps the
+	// key buffer below on the stack (through an interface it would escape).
 	p, ok := n.store.(*storage.Sharded)
 	if !ok || n.closed.Load() {
 		return

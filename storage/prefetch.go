@@ -83,11 +83,3 @@ func (sh *shard) prefetchEntry(h32 uint32, klen int) {
 		}
 	}
 }
-
-// Prefetcher is implemented by engines that can prefetch keys (the sharded
-// backend); see Sharded.Prefetch.
-type Prefetcher interface {
-	Prefetch(keys [][]byte)
-}
-
-var _ Prefetcher = (*Sharded)(nil)
