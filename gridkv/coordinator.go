@@ -422,7 +422,7 @@ func (n *Node) Get(ctx context.Context, key string, opts ...CallOption) ([]byte,
 }
 
 func (n *Node) quorumRead(ctx context.Context, st *ringState, key string, prefs []string, r int, o callOptions) ([]byte, error) {
-	answers, results, pending, err := n.gather(ctx, st, OpGet, key, prefs, r, false)
+	op, answers, err := n.gather(ctx, st, OpGet, key, prefs, r, false)
 	if err != nil {
 		return nil, err
 	}
@@ -431,23 +431,12 @@ func (n *Node) quorumRead(ctx context.Context, st *ringState, key string, prefs 
 		// Ranges are moving: the key may still be only on its old owners.
 		newest = n.readPrevious(ctx, st, key, prefs)
 	}
+	// Replicas that answer after the quorum are repaired in the background,
+	// by the goroutines that fetched their answers.
+	op.settle(newest)
 	if newest != nil {
 		blocking := o.consistency != One
 		n.repair(key, *newest, answers, blocking, ctx)
-	}
-	// Replicas that answer after the quorum are repaired in the background.
-	if pending > 0 {
-		var known *storage.Entry
-		if newest != nil {
-			e := *newest
-			known = &e
-		}
-		n.drain(results, pending, func(late []replicaResult) {
-			if known == nil {
-				return
-			}
-			n.repair(key, *known, late, false, nil)
-		})
 	}
 	if newest == nil || newest.Tombstone || newest.Expired(n.clock.WallNow()) {
 		return nil, ErrNotFound
@@ -456,46 +445,34 @@ func (n *Node) quorumRead(ctx context.Context, st *ringState, key string, prefs 
 }
 
 // gather asks every healthy replica in prefs for key and waits for need
-// successful answers. It returns them with the channel and the number of
-// answers still outstanding, which the caller must drain. It fails fast,
-// without waiting, when fewer than need replicas are up.
-func (n *Node) gather(ctx context.Context, st *ringState, op, key string, prefs []string, need int, strict bool) ([]replicaResult, <-chan replicaResult, int, error) {
+// successful answers, which it returns with the read. The caller must
+// settle the read. gather fails fast, without waiting, when fewer than need
+// replicas are up; on every error the read is settled already.
+func (n *Node) gather(ctx context.Context, st *ringState, op, key string, prefs []string, need int, strict bool) (*readOp, []replicaResult, error) {
+	rd := n.newRead(key)
 	payload := appendGetRequest(nil, n.clock.Last(), keyBytes(key), strict)
-	results := make(chan replicaResult, len(prefs))
-	pending := 0
+	asked := 0
 	for _, id := range prefs {
 		if id != n.id && !st.healthy[id] {
 			continue
 		}
-		pending++
-		n.sendGet(st, id, key, payload, strict, results)
+		asked++
+		rd.ask(st, id, payload, strict)
 	}
-	if pending < need {
-		n.drain(results, pending, nil)
-		return nil, nil, 0, &QuorumError{Op: op, Needed: need, Replicas: len(prefs),
-			Errs: []error{fmt.Errorf("%w: only %d of %d replicas are up", errReplicaDown, pending, len(prefs))}}
+	if asked < need {
+		rd.settle(nil)
+		return nil, nil, &QuorumError{Op: op, Needed: need, Replicas: len(prefs),
+			Errs: []error{fmt.Errorf("%w: only %d of %d replicas are up", errReplicaDown, asked, len(prefs))}}
 	}
-	var answers []replicaResult
-	var errs []error
-	for len(answers) < need {
-		if len(answers)+pending < need {
-			n.drain(results, pending, nil)
-			return nil, nil, 0, &QuorumError{Op: op, Acked: len(answers), Needed: need, Replicas: len(prefs), Errs: errs}
-		}
-		select {
-		case res := <-results:
-			pending--
-			if res.err != nil {
-				errs = append(errs, res.err)
-				continue
-			}
-			answers = append(answers, res)
-		case <-ctx.Done():
-			n.drain(results, pending, nil)
-			return nil, nil, 0, ctx.Err()
-		}
+	answers, errs, err := rd.wait(ctx, need)
+	if err == nil && len(answers) < need {
+		err = &QuorumError{Op: op, Acked: len(answers), Needed: need, Replicas: len(prefs), Errs: errs}
 	}
-	return answers, results, pending, nil
+	if err != nil {
+		rd.settle(nil)
+		return nil, nil, err
+	}
+	return rd, answers, nil
 }
 
 // newestOf returns the entry with the highest version among the answers.
@@ -516,8 +493,8 @@ func (n *Node) readPrevious(ctx context.Context, st *ringState, key string, pref
 	if err != nil {
 		return nil
 	}
+	rd := n.newRead(key)
 	payload := appendGetRequest(nil, n.clock.Last(), keyBytes(key), false)
-	results := make(chan replicaResult, len(old))
 	asked := 0
 	for _, id := range old {
 		// Skip replicas already asked and old owners that are down or gone.
@@ -525,46 +502,12 @@ func (n *Node) readPrevious(ctx context.Context, st *ringState, key string, pref
 			continue
 		}
 		asked++
-		n.sendGet(st, id, key, payload, false, results)
+		rd.ask(st, id, payload, false)
 	}
-	var answers []replicaResult
-	for range asked {
-		select {
-		case res := <-results:
-			if res.err == nil {
-				answers = append(answers, res)
-			}
-		case <-ctx.Done():
-			return newestOf(answers)
-		}
-	}
+	// Every answer is wanted: wait until all are in (or ctx ends).
+	answers, _, _ := rd.wait(ctx, asked)
+	rd.settle(nil)
 	return newestOf(answers)
-}
-
-func (n *Node) sendGet(st *ringState, id, key string, payload []byte, strict bool, results chan<- replicaResult) {
-	if id == n.id {
-		if strict && n.recovering.Load() {
-			results <- replicaResult{target: id, err: errRecovering}
-			return
-		}
-		e, err := n.store.GetEntry(keyBytes(key), nil)
-		if err == storage.ErrNotFound {
-			results <- replicaResult{target: id}
-			return
-		}
-		results <- replicaResult{target: id, entry: e, found: err == nil, err: err}
-		return
-	}
-	if err := n.startCall(); err != nil {
-		results <- replicaResult{target: id, err: err}
-		return
-	}
-	go n.getFrom(id, st.addrs[id], payload, results)
-}
-
-func (n *Node) getFrom(id, addr string, payload []byte, results chan<- replicaResult) {
-	defer n.endCall()
-	results <- n.remoteGet(n.callCtx(), id, addr, payload)
 }
 
 func (n *Node) remoteGet(ctx context.Context, id, addr string, payload []byte) replicaResult {
@@ -587,30 +530,6 @@ func (n *Node) remoteGet(ctx context.Context, id, addr string, payload []byte) r
 	}
 	e, err := we.entry()
 	return replicaResult{target: id, entry: e, found: err == nil, err: err}
-}
-
-// drain collects the remaining answers in the background and hands them to
-// then (if not nil).
-func (n *Node) drain(results <-chan replicaResult, pending int, then func([]replicaResult)) {
-	if pending == 0 {
-		return
-	}
-	n.goOwned(func() {
-		var late []replicaResult
-		for range pending {
-			select {
-			case r := <-results:
-				if r.err == nil {
-					late = append(late, r)
-				}
-			case <-n.ctx.Done():
-				return
-			}
-		}
-		if then != nil {
-			then(late)
-		}
-	})
 }
 
 // repair writes newest to every answer that is older. When blocking, it

@@ -70,9 +70,17 @@ func (n *Node) handleGet(_ context.Context, _ string, payload []byte) ([]byte, e
 	if strict && n.recovering.Load() {
 		return nil, errRecovering
 	}
-	// Clock, found and the entry's fields take at most 64 bytes besides
-	// the value.
-	e, err := n.store.GetEntry(key, nil)
+	// The value is read into a buffer on the stack when it fits (the
+	// response below copies it): a concrete call lets the compiler keep the
+	// buffer there. Clock, found and the entry's fields take at most 64
+	// bytes besides the value.
+	var scratch [256]byte
+	var e storage.Entry
+	if s, ok := n.store.(*storage.Sharded); ok {
+		e, err = s.GetEntry(key, scratch[:0])
+	} else {
+		e, err = n.store.GetEntry(key, nil)
+	}
 	switch {
 	case err == storage.ErrNotFound:
 		return appendGetResponse(make([]byte, 0, 16), n.clock.Last(), false, e), nil

@@ -79,11 +79,11 @@ func (n *Node) linearRead(ctx context.Context, st *ringState, key string, prefs 
 // strictRead asks the key's healthy replicas (never stand-ins) and returns
 // the first need answers.
 func (n *Node) strictRead(ctx context.Context, st *ringState, op, key string, prefs []string, need int) ([]replicaResult, error) {
-	answers, results, pending, err := n.gather(ctx, st, op, key, prefs, need, true)
+	rd, answers, err := n.gather(ctx, st, op, key, prefs, need, true)
 	if err != nil {
 		return nil, err
 	}
-	n.drain(results, pending, nil)
+	rd.settle(nil)
 	return answers, nil
 }
 
@@ -99,6 +99,8 @@ func (n *Node) strictWrite(ctx context.Context, st *ringState, op, key string, e
 		return err
 	}
 	acked := len(have)
+	// Buffered for every request: replicas that answer after this returns
+	// never block.
 	results := make(chan replicaResult, len(prefs))
 	pending := 0
 	for _, id := range prefs {
@@ -122,7 +124,6 @@ func (n *Node) strictWrite(ctx context.Context, st *ringState, op, key string, e
 	var errs []error
 	for acked < need {
 		if acked+pending < need {
-			n.drain(results, pending, nil)
 			return &QuorumError{Op: op, Acked: acked, Needed: need, Replicas: len(prefs), Errs: errs}
 		}
 		select {
@@ -134,11 +135,9 @@ func (n *Node) strictWrite(ctx context.Context, st *ringState, op, key string, e
 			}
 			acked++
 		case <-ctx.Done():
-			n.drain(results, pending, nil)
 			return ctx.Err()
 		}
 	}
-	n.drain(results, pending, nil)
 	return nil
 }
 

@@ -1,0 +1,163 @@
+package gridkv
+
+import (
+	"context"
+	"sync"
+
+	"github.com/gridkv/gridkv/storage"
+)
+
+// readOp collects the answers of one read from a key's replicas.
+//
+// The coordinator waits only for the answers it needs. A replica that
+// answers later is dealt with by the goroutine that fetched its answer:
+// once the coordinator has settled the read with the newest version it
+// found, a late answer that is older is repaired in the background, and
+// one that arrives before that is kept for settle to repair. No goroutine
+// waits for the stragglers, and none is started per read to collect them.
+//
+// A read goes through three phases: collecting (wait has not returned),
+// decided (wait returned; its answers are frozen, late answers are kept in
+// late) and settled (late answers are repaired as they arrive).
+type readOp struct {
+	n    *Node
+	key  string
+	wake chan struct{} // capacity 1: an answer arrived
+
+	mu      sync.Mutex
+	phase   int
+	pending int             // asked and not answered yet
+	answers []replicaResult // successful answers while collecting
+	errs    []error         // failed answers while collecting
+	late    []replicaResult // successful answers while decided
+	newest  storage.Entry   // when settled with found: late answers older than it are repaired
+	found   bool
+	buf     [readInline]replicaResult
+}
+
+// readInline is how many answers a read holds without allocating more: the
+// default replication factor.
+const readInline = 3
+
+const (
+	readCollecting = iota
+	readDecided
+	readSettled
+)
+
+func (n *Node) newRead(key string) *readOp {
+	rd := &readOp{n: n, key: key, wake: make(chan struct{}, 1)}
+	rd.answers = rd.buf[:0]
+	return rd
+}
+
+// ask sends the read to replica id: this node answers at once, another one
+// on a goroutine that holds an in-flight slot.
+func (rd *readOp) ask(st *ringState, id string, payload []byte, strict bool) {
+	n := rd.n
+	rd.mu.Lock()
+	rd.pending++
+	rd.mu.Unlock()
+	if id == n.id {
+		if strict && n.recovering.Load() {
+			rd.deliver(replicaResult{target: id, err: errRecovering})
+			return
+		}
+		e, err := n.store.GetEntry(keyBytes(rd.key), nil)
+		if err == storage.ErrNotFound {
+			rd.deliver(replicaResult{target: id})
+			return
+		}
+		rd.deliver(replicaResult{target: id, entry: e, found: err == nil, err: err})
+		return
+	}
+	if err := n.startCall(); err != nil {
+		rd.deliver(replicaResult{target: id, err: err})
+		return
+	}
+	go rd.fetch(id, st.addrs[id], payload)
+}
+
+func (rd *readOp) fetch(id, addr string, payload []byte) {
+	defer rd.n.endCall()
+	rd.deliver(rd.n.remoteGet(rd.n.callCtx(), id, addr, payload))
+}
+
+// deliver records one replica's answer.
+func (rd *readOp) deliver(res replicaResult) {
+	rd.mu.Lock()
+	rd.pending--
+	switch rd.phase {
+	case readCollecting:
+		if res.err != nil {
+			rd.errs = append(rd.errs, res.err)
+		} else {
+			rd.answers = append(rd.answers, res)
+		}
+		rd.mu.Unlock()
+		select {
+		case rd.wake <- struct{}{}:
+		default: // a wake-up is pending already
+		}
+		return
+	case readDecided:
+		if res.err == nil {
+			rd.late = append(rd.late, res)
+		}
+		rd.mu.Unlock()
+		return
+	}
+	newest, found := rd.newest, rd.found
+	rd.mu.Unlock()
+	if found && res.err == nil && (!res.found || res.entry.Version.Less(newest.Version)) {
+		rd.n.repair(rd.key, newest, []replicaResult{res}, false, nil)
+	}
+}
+
+// wait blocks until need answers succeeded, until every replica asked has
+// answered, or until ctx ends (then it returns ctx's error). It returns the
+// successful answers and the errors so far, and moves the read to decided:
+// the returned slices no longer change.
+func (rd *readOp) wait(ctx context.Context, need int) ([]replicaResult, []error, error) {
+	for {
+		rd.mu.Lock()
+		if len(rd.answers) >= need || rd.pending == 0 || len(rd.answers)+rd.pending < need {
+			rd.phase = readDecided
+			answers, errs := rd.answers, rd.errs
+			rd.mu.Unlock()
+			return answers, errs, nil
+		}
+		rd.mu.Unlock()
+		select {
+		case <-rd.wake:
+		case <-ctx.Done():
+			rd.mu.Lock()
+			rd.phase = readDecided
+			rd.mu.Unlock()
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// settle ends the coordinator's part of the read. With a newest entry, the
+// replicas whose answers came in after wait returned and hold an older
+// version (or none) are repaired in the background, now or when their
+// answers arrive; with nil, late answers are dropped. Only the first call
+// has an effect.
+func (rd *readOp) settle(newest *storage.Entry) {
+	rd.mu.Lock()
+	if rd.phase == readSettled {
+		rd.mu.Unlock()
+		return
+	}
+	rd.phase = readSettled
+	if newest != nil {
+		rd.newest, rd.found = *newest, true
+	}
+	late := rd.late
+	rd.late = nil
+	rd.mu.Unlock()
+	if newest != nil && len(late) > 0 {
+		rd.n.repair(rd.key, *newest, late, false, nil)
+	}
+}
