@@ -91,10 +91,16 @@ func (n *Node) del(ctx context.Context, key string, opts []CallOption) error {
 	return n.replicate(ctx, OpDelete, key, e, w)
 }
 
-// replicaResult is one replica's answer.
-type replicaResult struct {
+// writeAck is one replica's answer to a write.
+type writeAck struct {
 	target string
 	hint   bool // a stand-in answered for a replica that is down
+	err    error
+}
+
+// replicaResult is one replica's answer to a read.
+type replicaResult struct {
+	target string
 	entry  storage.Entry
 	found  bool
 	err    error
@@ -151,7 +157,7 @@ func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w
 		}
 		return nil
 	}
-	results := make(chan replicaResult, 2*len(prefs))
+	results := make(chan writeAck, 2*len(prefs))
 	var standIns []string
 	nextStandIn := func() (string, bool) {
 		if standIns == nil {
@@ -179,7 +185,7 @@ func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w
 		case id == n.id:
 			pending++
 			_, err := n.store.Put(keyBytes(key), e)
-			results <- replicaResult{target: id, err: err}
+			results <- writeAck{target: id, err: err}
 		case st.healthy[id]:
 			pending++
 			n.sendPut(st.addrs[id], id, encode(), results)
@@ -187,7 +193,7 @@ func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w
 			if !hinted(id) {
 				n.keepHint(id, key, e)
 				pending++
-				results <- replicaResult{target: id, err: fmt.Errorf("%w: replica %s is down and no stand-in is available", errReplicaDown, id)}
+				results <- writeAck{target: id, err: fmt.Errorf("%w: replica %s is down and no stand-in is available", errReplicaDown, id)}
 			}
 		}
 	}
@@ -307,22 +313,22 @@ func (n *Node) endCall() {
 	n.wg.Done()
 }
 
-func (n *Node) sendPut(addr, target string, payload []byte, results chan<- replicaResult) {
+func (n *Node) sendPut(addr, target string, payload []byte, results chan<- writeAck) {
 	if err := n.startCall(); err != nil {
-		results <- replicaResult{target: target, err: err}
+		results <- writeAck{target: target, err: err}
 		return
 	}
 	go n.putTo(addr, target, payload, results)
 }
 
-func (n *Node) putTo(addr, target string, payload []byte, results chan<- replicaResult) {
+func (n *Node) putTo(addr, target string, payload []byte, results chan<- writeAck) {
 	defer n.endCall()
 	_, err := n.tr.Call(n.callCtx(), addr, msgPut, payload)
-	results <- replicaResult{target: target, err: err}
+	results <- writeAck{target: target, err: err}
 }
 
 // sendHinted writes to a stand-in on behalf of target.
-func (n *Node) sendHinted(st *ringState, standIn, target, key string, e storage.Entry, results chan<- replicaResult) {
+func (n *Node) sendHinted(st *ringState, standIn, target, key string, e storage.Entry, results chan<- writeAck) {
 	if standIn == n.id {
 		ok := n.hints.add(target, []byte(key), e)
 		var err error
@@ -332,7 +338,7 @@ func (n *Node) sendHinted(st *ringState, standIn, target, key string, e storage.
 			n.met.hintsDropped.Add(1)
 			err = fmt.Errorf("%w: hint store full", ErrOverloaded)
 		}
-		results <- replicaResult{target: target, hint: true, err: err}
+		results <- writeAck{target: target, hint: true, err: err}
 		return
 	}
 	payload := appendPutRequest(nil, versionTime(e.Version), keyBytes(key), e, target)
@@ -340,9 +346,9 @@ func (n *Node) sendHinted(st *ringState, standIn, target, key string, e storage.
 	if err := n.spawn(func() {
 		ctx := n.callCtx()
 		_, err := n.tr.Call(ctx, addr, msgPut, payload)
-		results <- replicaResult{target: target, hint: true, err: err}
+		results <- writeAck{target: target, hint: true, err: err}
 	}); err != nil {
-		results <- replicaResult{target: target, hint: true, err: err}
+		results <- writeAck{target: target, hint: true, err: err}
 	}
 }
 
@@ -546,12 +552,12 @@ func (n *Node) repair(key string, newest storage.Entry, answers []replicaResult,
 	}
 	st := n.view.current()
 	payload := appendPutRequest(nil, n.clock.Last(), keyBytes(key), newest, "")
-	results := make(chan replicaResult, len(stale))
+	results := make(chan writeAck, len(stale))
 	for _, id := range stale {
 		n.met.readRepairs.Add(1)
 		if id == n.id {
 			_, err := n.store.Put([]byte(key), newest)
-			results <- replicaResult{target: id, err: err}
+			results <- writeAck{target: id, err: err}
 			continue
 		}
 		n.sendPut(st.addrs[id], id, payload, results)

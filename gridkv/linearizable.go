@@ -101,7 +101,7 @@ func (n *Node) strictWrite(ctx context.Context, st *ringState, op, key string, e
 	acked := len(have)
 	// Buffered for every request: replicas that answer after this returns
 	// never block.
-	results := make(chan replicaResult, len(prefs))
+	results := make(chan writeAck, len(prefs))
 	pending := 0
 	for _, id := range prefs {
 		if have[id] {
@@ -111,11 +111,11 @@ func (n *Node) strictWrite(ctx context.Context, st *ringState, op, key string, e
 		case id == n.id:
 			pending++
 			if n.recovering.Load() {
-				results <- replicaResult{target: id, err: errRecovering}
+				results <- writeAck{target: id, err: errRecovering}
 				continue
 			}
 			_, err := n.store.Put(keyBytes(key), e)
-			results <- replicaResult{target: id, err: err}
+			results <- writeAck{target: id, err: err}
 		case st.healthy[id]:
 			pending++
 			n.sendPut(st.addrs[id], id, payload, results)
