@@ -440,6 +440,7 @@ func (n *Node) quorumRead(ctx context.Context, st *ringState, key string, prefs 
 	// Replicas that answer after the quorum are repaired in the background,
 	// by the goroutines that fetched their answers.
 	op.settle(newest)
+	defer op.done() // newest and answers point into op
 	if newest != nil {
 		blocking := o.consistency != One
 		n.repair(key, *newest, answers, blocking, ctx)
@@ -452,21 +453,23 @@ func (n *Node) quorumRead(ctx context.Context, st *ringState, key string, prefs 
 
 // gather asks every healthy replica in prefs for key and waits for need
 // successful answers, which it returns with the read. The caller must
-// settle the read. gather fails fast, without waiting, when fewer than need
-// replicas are up; on every error the read is settled already.
+// settle the read, then call done once it no longer uses the answers.
+// gather fails fast, without waiting, when fewer than need replicas are up;
+// on an error it has released the read already.
 func (n *Node) gather(ctx context.Context, st *ringState, op, key string, prefs []string, need int, strict bool) (*readOp, []replicaResult, error) {
 	rd := n.newRead(key)
-	payload := appendGetRequest(nil, n.clock.Last(), keyBytes(key), strict)
+	rd.payload = appendGetRequest(nil, n.clock.Last(), keyBytes(key), strict)
 	asked := 0
 	for _, id := range prefs {
 		if id != n.id && !st.healthy[id] {
 			continue
 		}
 		asked++
-		rd.ask(st, id, payload, strict)
+		rd.ask(st, id, strict)
 	}
 	if asked < need {
 		rd.settle(nil)
+		rd.done()
 		return nil, nil, &QuorumError{Op: op, Needed: need, Replicas: len(prefs),
 			Errs: []error{fmt.Errorf("%w: only %d of %d replicas are up", errReplicaDown, asked, len(prefs))}}
 	}
@@ -476,6 +479,7 @@ func (n *Node) gather(ctx context.Context, st *ringState, op, key string, prefs 
 	}
 	if err != nil {
 		rd.settle(nil)
+		rd.done()
 		return nil, nil, err
 	}
 	return rd, answers, nil
@@ -500,7 +504,7 @@ func (n *Node) readPrevious(ctx context.Context, st *ringState, key string, pref
 		return nil
 	}
 	rd := n.newRead(key)
-	payload := appendGetRequest(nil, n.clock.Last(), keyBytes(key), false)
+	rd.payload = appendGetRequest(nil, n.clock.Last(), keyBytes(key), false)
 	asked := 0
 	for _, id := range old {
 		// Skip replicas already asked and old owners that are down or gone.
@@ -508,12 +512,17 @@ func (n *Node) readPrevious(ctx context.Context, st *ringState, key string, pref
 			continue
 		}
 		asked++
-		rd.ask(st, id, payload, false)
+		rd.ask(st, id, false)
 	}
 	// Every answer is wanted: wait until all are in (or ctx ends).
 	answers, _, _ := rd.wait(ctx, asked)
 	rd.settle(nil)
-	return newestOf(answers)
+	defer rd.done()
+	if e := newestOf(answers); e != nil {
+		c := *e // answers point into rd
+		return &c
+	}
+	return nil
 }
 
 func (n *Node) remoteGet(ctx context.Context, id, addr string, payload []byte) replicaResult {

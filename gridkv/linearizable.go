@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -84,6 +85,8 @@ func (n *Node) strictRead(ctx context.Context, st *ringState, op, key string, pr
 		return nil, err
 	}
 	rd.settle(nil)
+	answers = slices.Clone(answers) // they point into rd
+	rd.done()
 	return answers, nil
 }
 

@@ -19,14 +19,20 @@ import (
 // A read goes through three phases: collecting (wait has not returned),
 // decided (wait returned; its answers are frozen, late answers are kept in
 // late) and settled (late answers are repaired as they arrive).
+//
+// readOps are recycled: one goes back to readPool when the coordinator has
+// released it (done) and every replica asked has answered, whichever comes
+// last. Neither may touch it after that.
 type readOp struct {
-	n    *Node
-	key  string
-	wake chan struct{} // capacity 1: an answer arrived
+	n       *Node
+	key     string
+	payload []byte        // the request, shared by the replicas asked
+	wake    chan struct{} // capacity 1: an answer arrived
 
 	mu      sync.Mutex
 	phase   int
 	pending int             // asked and not answered yet
+	held    bool            // the coordinator has not called done yet
 	answers []replicaResult // successful answers while collecting
 	errs    []error         // failed answers while collecting
 	late    []replicaResult // successful answers while decided
@@ -45,15 +51,34 @@ const (
 	readSettled
 )
 
+var readPool = sync.Pool{New: func() any { return &readOp{wake: make(chan struct{}, 1)} }}
+
 func (n *Node) newRead(key string) *readOp {
-	rd := &readOp{n: n, key: key, wake: make(chan struct{}, 1)}
+	rd := readPool.Get().(*readOp)
+	rd.n, rd.key, rd.held = n, key, true
 	rd.answers = rd.buf[:0]
 	return rd
 }
 
-// ask sends the read to replica id: this node answers at once, another one
+// recycle clears rd and returns it to the pool; see readOp.
+func (rd *readOp) recycle() {
+	select {
+	case <-rd.wake:
+	default:
+	}
+	// errs is not reused: a QuorumError may hold it.
+	*rd = readOp{wake: rd.wake}
+	readPool.Put(rd)
+}
+
+// freeLocked reports whether rd can be recycled; rd.mu is held.
+func (rd *readOp) freeLocked() bool {
+	return !rd.held && rd.pending == 0 && rd.phase == readSettled
+}
+
+// ask sends the read (rd.payload) to replica id: this node answers at once, another one
 // on a goroutine that holds an in-flight slot.
-func (rd *readOp) ask(st *ringState, id string, payload []byte, strict bool) {
+func (rd *readOp) ask(st *ringState, id string, strict bool) {
 	n := rd.n
 	rd.mu.Lock()
 	rd.pending++
@@ -75,12 +100,14 @@ func (rd *readOp) ask(st *ringState, id string, payload []byte, strict bool) {
 		rd.deliver(replicaResult{target: id, err: err})
 		return
 	}
-	go rd.fetch(id, st.addrs[id], payload)
+	// Few arguments: the goroutine's closure is allocated per request.
+	go rd.fetch(st, id)
 }
 
-func (rd *readOp) fetch(id, addr string, payload []byte) {
-	defer rd.n.endCall()
-	rd.deliver(rd.n.remoteGet(rd.n.callCtx(), id, addr, payload))
+func (rd *readOp) fetch(st *ringState, id string) {
+	n := rd.n // rd may be recycled once deliver returns
+	defer n.endCall()
+	rd.deliver(n.remoteGet(n.callCtx(), id, st.addrs[id], rd.payload))
 }
 
 // deliver records one replica's answer.
@@ -94,11 +121,11 @@ func (rd *readOp) deliver(res replicaResult) {
 		} else {
 			rd.answers = append(rd.answers, res)
 		}
-		rd.mu.Unlock()
 		select {
 		case rd.wake <- struct{}{}:
 		default: // a wake-up is pending already
 		}
+		rd.mu.Unlock()
 		return
 	case readDecided:
 		if res.err == nil {
@@ -107,17 +134,21 @@ func (rd *readOp) deliver(res replicaResult) {
 		rd.mu.Unlock()
 		return
 	}
-	newest, found := rd.newest, rd.found
+	n, key, newest, found := rd.n, rd.key, rd.newest, rd.found
+	free := rd.freeLocked()
 	rd.mu.Unlock()
+	if free {
+		rd.recycle()
+	}
 	if found && res.err == nil && (!res.found || res.entry.Version.Less(newest.Version)) {
-		rd.n.repair(rd.key, newest, []replicaResult{res}, false, nil)
+		n.repair(key, newest, []replicaResult{res}, false, nil)
 	}
 }
 
 // wait blocks until need answers succeeded, until every replica asked has
 // answered, or until ctx ends (then it returns ctx's error). It returns the
 // successful answers and the errors so far, and moves the read to decided:
-// the returned slices no longer change.
+// the returned slices no longer change, and stay valid until done.
 func (rd *readOp) wait(ctx context.Context, need int) ([]replicaResult, []error, error) {
 	for {
 		rd.mu.Lock()
@@ -139,11 +170,11 @@ func (rd *readOp) wait(ctx context.Context, need int) ([]replicaResult, []error,
 	}
 }
 
-// settle ends the coordinator's part of the read. With a newest entry, the
+// settle ends the coordinator's wait for answers. With a newest entry, the
 // replicas whose answers came in after wait returned and hold an older
 // version (or none) are repaired in the background, now or when their
 // answers arrive; with nil, late answers are dropped. Only the first call
-// has an effect.
+// has an effect. The answers wait returned stay valid until done.
 func (rd *readOp) settle(newest *storage.Entry) {
 	rd.mu.Lock()
 	if rd.phase == readSettled {
@@ -151,13 +182,27 @@ func (rd *readOp) settle(newest *storage.Entry) {
 		return
 	}
 	rd.phase = readSettled
+	var e storage.Entry
 	if newest != nil {
-		rd.newest, rd.found = *newest, true
+		e = *newest
+		rd.newest, rd.found = e, true
 	}
 	late := rd.late
 	rd.late = nil
 	rd.mu.Unlock()
 	if newest != nil && len(late) > 0 {
-		rd.n.repair(rd.key, *newest, late, false, nil)
+		rd.n.repair(rd.key, e, late, false, nil)
+	}
+}
+
+// done releases the coordinator's hold on a settled read: the answers wait
+// returned must not be used after it.
+func (rd *readOp) done() {
+	rd.mu.Lock()
+	rd.held = false
+	free := rd.freeLocked()
+	rd.mu.Unlock()
+	if free {
+		rd.recycle()
 	}
 }
