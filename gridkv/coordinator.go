@@ -141,15 +141,6 @@ func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w
 	if len(prefs) == 0 {
 		return ErrNoMembers
 	}
-	// A write that stays on this node (N=1, or a single-node ring) is never
-	// encoded: the request is built on first use.
-	var payload []byte
-	encode := func() []byte {
-		if payload == nil {
-			payload = appendPutRequest(nil, versionTime(e.Version), keyBytes(key), e, "")
-		}
-		return payload
-	}
 	if len(prefs) == 1 && prefs[0] == n.id && w <= 1 {
 		_, err := n.store.Put(keyBytes(key), e)
 		if err != nil {
@@ -157,7 +148,8 @@ func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w
 		}
 		return nil
 	}
-	results := make(chan writeAck, 2*len(prefs))
+	wo := n.newWrite()
+	defer wo.done()
 	var standIns []string
 	nextStandIn := func() (string, bool) {
 		if standIns == nil {
@@ -177,7 +169,7 @@ func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w
 			return false
 		}
 		pending++
-		n.sendHinted(st, s, target, key, e, results)
+		wo.hint(st, s, target, key, e)
 		return true
 	}
 	for _, id := range prefs {
@@ -185,43 +177,47 @@ func (n *Node) replicate(ctx context.Context, op, key string, e storage.Entry, w
 		case id == n.id:
 			pending++
 			_, err := n.store.Put(keyBytes(key), e)
-			results <- writeAck{target: id, err: err}
+			wo.add(writeAck{target: id, err: err})
 		case st.healthy[id]:
 			pending++
-			n.sendPut(st.addrs[id], id, encode(), results)
+			// A write that stays on this node (N=1, or a single-node ring)
+			// is never encoded: the request is built on first use.
+			if wo.payload == nil {
+				wo.payload = appendPutRequest(nil, versionTime(e.Version), keyBytes(key), e, "")
+			}
+			wo.put(st.addrs[id], id)
 		default:
 			if !hinted(id) {
 				n.keepHint(id, key, e)
 				pending++
-				results <- writeAck{target: id, err: fmt.Errorf("%w: replica %s is down and no stand-in is available", errReplicaDown, id)}
+				wo.add(writeAck{target: id, err: fmt.Errorf("%w: replica %s is down and no stand-in is available", errReplicaDown, id)})
 			}
 		}
 	}
 	acked, asked := 0, len(prefs)
 	var errs []error
 	for pending > 0 {
-		select {
-		case r := <-results:
-			pending--
-			if r.err == nil {
-				acked++
-				if acked >= w {
-					return nil // the rest complete in the background
-				}
-				continue
+		r, err := wo.next(ctx)
+		if err != nil {
+			return err
+		}
+		pending--
+		if r.err == nil {
+			acked++
+			if acked >= w {
+				return nil // the rest complete in the background
 			}
-			errs = append(errs, r.err)
-			if !r.hint && r.target != n.id {
-				if hinted(r.target) {
-					continue // a stand-in takes the failed replica's place
-				}
-				n.keepHint(r.target, key, e)
+			continue
+		}
+		errs = append(errs, r.err)
+		if !r.hint && r.target != n.id {
+			if hinted(r.target) {
+				continue // a stand-in takes the failed replica's place
 			}
-			if acked+pending < w {
-				return &QuorumError{Op: op, Acked: acked, Needed: w, Replicas: asked, Errs: errs}
-			}
-		case <-ctx.Done():
-			return ctx.Err()
+			n.keepHint(r.target, key, e)
+		}
+		if acked+pending < w {
+			return &QuorumError{Op: op, Acked: acked, Needed: w, Replicas: asked, Errs: errs}
 		}
 	}
 	return &QuorumError{Op: op, Acked: acked, Needed: w, Replicas: asked, Errs: errs}
@@ -281,22 +277,9 @@ type callBucket struct {
 	until  time.Duration
 }
 
-// spawn runs f on a goroutine owned by the node, holding an in-flight slot.
-func (n *Node) spawn(f func()) error {
-	if err := n.startCall(); err != nil {
-		return err
-	}
-	go func() {
-		defer n.endCall()
-		f()
-	}()
-	return nil
-}
-
 // startCall takes an in-flight slot and a share of the node's WaitGroup for
 // a replica request about to run on a goroutine of its own, which must
-// call endCall. The hot paths start that goroutine with a method call
-// rather than through spawn's closure.
+// call endCall.
 func (n *Node) startCall() error {
 	if err := n.acquire(); err != nil {
 		return err
@@ -311,45 +294,6 @@ func (n *Node) startCall() error {
 func (n *Node) endCall() {
 	n.release()
 	n.wg.Done()
-}
-
-func (n *Node) sendPut(addr, target string, payload []byte, results chan<- writeAck) {
-	if err := n.startCall(); err != nil {
-		results <- writeAck{target: target, err: err}
-		return
-	}
-	go n.putTo(addr, target, payload, results)
-}
-
-func (n *Node) putTo(addr, target string, payload []byte, results chan<- writeAck) {
-	defer n.endCall()
-	_, err := n.tr.Call(n.callCtx(), addr, msgPut, payload)
-	results <- writeAck{target: target, err: err}
-}
-
-// sendHinted writes to a stand-in on behalf of target.
-func (n *Node) sendHinted(st *ringState, standIn, target, key string, e storage.Entry, results chan<- writeAck) {
-	if standIn == n.id {
-		ok := n.hints.add(target, []byte(key), e)
-		var err error
-		if ok {
-			n.met.hintsStored.Add(1)
-		} else {
-			n.met.hintsDropped.Add(1)
-			err = fmt.Errorf("%w: hint store full", ErrOverloaded)
-		}
-		results <- writeAck{target: target, hint: true, err: err}
-		return
-	}
-	payload := appendPutRequest(nil, versionTime(e.Version), keyBytes(key), e, target)
-	addr := st.addrs[standIn]
-	if err := n.spawn(func() {
-		ctx := n.callCtx()
-		_, err := n.tr.Call(ctx, addr, msgPut, payload)
-		results <- writeAck{target: target, hint: true, err: err}
-	}); err != nil {
-		results <- writeAck{target: target, hint: true, err: err}
-	}
 }
 
 // Prefetch hints that keys are about to be read or written through this
@@ -560,24 +504,23 @@ func (n *Node) repair(key string, newest storage.Entry, answers []replicaResult,
 		return
 	}
 	st := n.view.current()
-	payload := appendPutRequest(nil, n.clock.Last(), keyBytes(key), newest, "")
-	results := make(chan writeAck, len(stale))
+	wo := n.newWrite()
+	defer wo.done()
+	wo.payload = appendPutRequest(nil, n.clock.Last(), keyBytes(key), newest, "")
 	for _, id := range stale {
 		n.met.readRepairs.Add(1)
 		if id == n.id {
 			_, err := n.store.Put([]byte(key), newest)
-			results <- writeAck{target: id, err: err}
+			wo.add(writeAck{target: id, err: err})
 			continue
 		}
-		n.sendPut(st.addrs[id], id, payload, results)
+		wo.put(st.addrs[id], id)
 	}
 	if !blocking {
 		return
 	}
 	for range stale {
-		select {
-		case <-results:
-		case <-ctx.Done():
+		if _, err := wo.next(ctx); err != nil {
 			return
 		}
 	}

@@ -102,9 +102,9 @@ func (n *Node) strictWrite(ctx context.Context, st *ringState, op, key string, e
 		return err
 	}
 	acked := len(have)
-	// Buffered for every request: replicas that answer after this returns
-	// never block.
-	results := make(chan writeAck, len(prefs))
+	wo := n.newWrite()
+	defer wo.done()
+	wo.payload = payload
 	pending := 0
 	for _, id := range prefs {
 		if have[id] {
@@ -114,14 +114,14 @@ func (n *Node) strictWrite(ctx context.Context, st *ringState, op, key string, e
 		case id == n.id:
 			pending++
 			if n.recovering.Load() {
-				results <- writeAck{target: id, err: errRecovering}
+				wo.add(writeAck{target: id, err: errRecovering})
 				continue
 			}
 			_, err := n.store.Put(keyBytes(key), e)
-			results <- writeAck{target: id, err: err}
+			wo.add(writeAck{target: id, err: err})
 		case st.healthy[id]:
 			pending++
-			n.sendPut(st.addrs[id], id, payload, results)
+			wo.put(st.addrs[id], id)
 		}
 	}
 	var errs []error
@@ -129,17 +129,16 @@ func (n *Node) strictWrite(ctx context.Context, st *ringState, op, key string, e
 		if acked+pending < need {
 			return &QuorumError{Op: op, Acked: acked, Needed: need, Replicas: len(prefs), Errs: errs}
 		}
-		select {
-		case r := <-results:
-			pending--
-			if r.err != nil {
-				errs = append(errs, r.err)
-				continue
-			}
-			acked++
-		case <-ctx.Done():
-			return ctx.Err()
+		r, err := wo.next(ctx)
+		if err != nil {
+			return err
 		}
+		pending--
+		if r.err != nil {
+			errs = append(errs, r.err)
+			continue
+		}
+		acked++
 	}
 	return nil
 }

@@ -215,19 +215,6 @@ func (n *Node) start(f func()) {
 	}()
 }
 
-// goOwned runs f on a goroutine that Close waits for, unless the node is
-// already stopping (then it reports false and f does not run).
-func (n *Node) goOwned(f func()) bool {
-	if !n.own() {
-		return false
-	}
-	go func() {
-		defer n.wg.Done()
-		f()
-	}()
-	return true
-}
-
 // own adds a goroutine about to start to the node's WaitGroup, unless the
 // node is stopping; the goroutine calls n.wg.Done when it ends.
 func (n *Node) own() bool {

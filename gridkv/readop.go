@@ -66,8 +66,13 @@ func (rd *readOp) recycle() {
 	case <-rd.wake:
 	default:
 	}
-	// errs is not reused: a QuorumError may hold it.
-	*rd = readOp{wake: rd.wake}
+	// Field by field: the mutex is not overwritten (the last deliverer has
+	// just unlocked it). errs is not reused: a QuorumError may hold it.
+	rd.n, rd.key, rd.payload = nil, "", nil
+	rd.phase, rd.pending, rd.held = readCollecting, 0, false
+	rd.answers, rd.errs, rd.late = nil, nil, nil
+	rd.newest, rd.found = storage.Entry{}, false
+	clear(rd.buf[:])
 	readPool.Put(rd)
 }
 
