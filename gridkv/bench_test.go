@@ -136,6 +136,13 @@ func benchQuorum(b *testing.B, engine transport.Engine, op string) {
 		all = append(all, l...)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	if op == "get" {
+		var hedges uint64
+		for _, n := range nodes {
+			hedges += n.Metrics().ReadHedges
+		}
+		b.ReportMetric(float64(hedges)/float64(b.N), "hedges/op")
+	}
 	if len(all) > 0 {
 		b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
 		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")

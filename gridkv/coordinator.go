@@ -395,29 +395,38 @@ func (n *Node) quorumRead(ctx context.Context, st *ringState, key string, prefs 
 	return newest.Value, nil
 }
 
-// gather asks every healthy replica in prefs for key and waits for need
-// successful answers, which it returns with the read. The caller must
+// gather reads key from need healthy replicas in prefs and returns their
+// successful answers with the read. It asks need replicas first (this node
+// first when it is one), another one for each that fails, and the rest
+// once Options.ReadHedge passes without need answers. The caller must
 // settle the read, then call done once it no longer uses the answers.
 // gather fails fast, without waiting, when fewer than need replicas are up;
 // on an error it has released the read already.
 func (n *Node) gather(ctx context.Context, st *ringState, op, key string, prefs []string, need int, strict bool) (*readOp, []replicaResult, error) {
+	var buf [maxReplicas]string
+	cands := buf[:0]
+	if slices.Contains(prefs, n.id) {
+		cands = append(cands, n.id)
+	}
+	for _, id := range prefs {
+		if id != n.id && st.healthy[id] {
+			cands = append(cands, id)
+		}
+	}
+	if len(cands) < need {
+		return nil, nil, &QuorumError{Op: op, Needed: need, Replicas: len(prefs),
+			Errs: []error{fmt.Errorf("%w: only %d of %d replicas are up", errReplicaDown, len(cands), len(prefs))}}
+	}
 	rd := n.newRead(key)
 	rd.payload = appendGetRequest(nil, n.clock.Last(), keyBytes(key), strict)
-	asked := 0
-	for _, id := range prefs {
-		if id != n.id && !st.healthy[id] {
-			continue
-		}
-		asked++
+	first := need
+	if n.opts.ReadHedge == 0 {
+		first = len(cands)
+	}
+	for _, id := range cands[:first] {
 		rd.ask(st, id, strict)
 	}
-	if asked < need {
-		rd.settle(nil)
-		rd.done()
-		return nil, nil, &QuorumError{Op: op, Needed: need, Replicas: len(prefs),
-			Errs: []error{fmt.Errorf("%w: only %d of %d replicas are up", errReplicaDown, asked, len(prefs))}}
-	}
-	answers, errs, err := rd.wait(ctx, need)
+	answers, errs, err := rd.gather(ctx, st, cands, first, need, n.opts.ReadHedge, strict)
 	if err == nil && len(answers) < need {
 		err = &QuorumError{Op: op, Acked: len(answers), Needed: need, Replicas: len(prefs), Errs: errs}
 	}

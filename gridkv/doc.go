@@ -80,10 +80,11 @@
 // the other replicas complete in the background.
 //
 // Get: ring.Replicas → with R = 1 and this node a replica, storage.Get
-// locally with no network; otherwise ask every healthy replica, return the
-// newest of the first R answers, and write it back to replicas that answered
-// with an older version (read repair; blocking for QUORUM and ALL, in the
-// background for ONE).
+// locally with no network; otherwise ask R healthy replicas (this node first
+// when it is one; a failed one is replaced at once, and the rest are asked
+// once Options.ReadHedge passes), return the newest of the first R answers,
+// and write it back to replicas that answered with an older version (read
+// repair; blocking for QUORUM and ALL, in the background for ONE).
 //
 // # Background work
 //

@@ -100,6 +100,7 @@ type metrics struct {
 	ops                     [numOps]opMetrics
 	quorumFailures          atomic.Uint64
 	readRepairs             atomic.Uint64
+	readHedges              atomic.Uint64
 	localReads              atomic.Uint64
 	hintsStored             atomic.Uint64
 	hintsDelivered          atomic.Uint64
@@ -130,6 +131,7 @@ type Metrics struct {
 	Ops                     map[string]OpMetrics // by OpSet, OpGet, OpDelete
 	QuorumFailures          uint64               // calls that returned a *QuorumError
 	ReadRepairs             uint64               // stale replicas written by read repair
+	ReadHedges              uint64               // reads that asked more replicas after Options.ReadHedge
 	LocalReads              uint64               // reads served without the network
 	HintsStored             uint64               // writes kept for a replica that was down
 	HintsDelivered          uint64               // hints handed to their replica

@@ -329,6 +329,7 @@ func (n *Node) Metrics() Metrics {
 		Ops:                     make(map[string]OpMetrics, len(n.met.ops)),
 		QuorumFailures:          n.met.quorumFailures.Load(),
 		ReadRepairs:             n.met.readRepairs.Load(),
+		ReadHedges:              n.met.readHedges.Load(),
 		LocalReads:              n.met.localReads.Load(),
 		HintsStored:             n.met.hintsStored.Load(),
 		HintsDelivered:          n.met.hintsDelivered.Load(),

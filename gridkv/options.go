@@ -60,6 +60,14 @@ type Options struct {
 	// it sooner). Requests share deadlines in steps of RequestTimeout/16,
 	// so one may run up to RequestTimeout*17/16.
 	RequestTimeout time.Duration
+	// ReadHedge is how long a read waits for the R replicas it asks first
+	// (this node first when it is one of the key's replicas) before it also
+	// asks the key's other healthy replicas. A replica that fails is
+	// replaced at once. Asking R rather than N halves a QUORUM read's
+	// network requests when N=3; a replica that is slow or down and not yet
+	// detected costs the reads that picked it ReadHedge more. Zero asks all
+	// N replicas at once. Default 5ms.
+	ReadHedge time.Duration
 	// MaxInFlight bounds the replica requests this node has outstanding,
 	// foreground and background together; past it calls fail with
 	// ErrOverloaded instead of queueing without bound.
@@ -142,6 +150,7 @@ func DefaultOptions() Options {
 		ReplicationFactor:    3,
 		Consistency:          Quorum,
 		RequestTimeout:       2 * time.Second,
+		ReadHedge:            5 * time.Millisecond,
 		MaxInFlight:          16384,
 		Engine:               transport.EngineNet,
 		StorageBackend:       "sharded",
@@ -176,6 +185,8 @@ func (o *Options) Validate() error {
 		return bad("unknown Consistency %d", o.Consistency)
 	case o.RequestTimeout <= 0:
 		return bad("RequestTimeout must be positive")
+	case o.ReadHedge < 0:
+		return bad("ReadHedge must not be negative")
 	case o.MaxInFlight < 1:
 		return bad("MaxInFlight must be at least 1")
 	case o.MaxKeySize < 1 || o.MaxKeySize > storage.MaxKeySizeLimit:

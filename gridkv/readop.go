@@ -3,6 +3,7 @@ package gridkv
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/gridkv/gridkv/storage"
 )
@@ -28,6 +29,7 @@ type readOp struct {
 	key     string
 	payload []byte        // the request, shared by the replicas asked
 	wake    chan struct{} // capacity 1: an answer arrived
+	timer   *time.Timer   // the hedge timer, kept across reuses
 
 	mu      sync.Mutex
 	phase   int
@@ -166,6 +168,55 @@ func (rd *readOp) wait(ctx context.Context, need int) ([]replicaResult, []error,
 		rd.mu.Unlock()
 		select {
 		case <-rd.wake:
+		case <-ctx.Done():
+			rd.mu.Lock()
+			rd.phase = readDecided
+			rd.mu.Unlock()
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// gather waits until need answers succeeded, asking cands[asked:] as it
+// goes: one more for each answer that fails, and all of them once hedge
+// passes (hedge > 0). It returns like wait, when need answers are in, when
+// no more can come, or when ctx ends.
+func (rd *readOp) gather(ctx context.Context, st *ringState, cands []string, asked, need int, hedge time.Duration, strict bool) ([]replicaResult, []error, error) {
+	var hedgeC <-chan time.Time
+	if hedge > 0 && asked < len(cands) {
+		if rd.timer == nil {
+			rd.timer = time.NewTimer(hedge)
+		} else {
+			rd.timer.Reset(hedge)
+		}
+		defer rd.timer.Stop()
+		hedgeC = rd.timer.C
+	}
+	for {
+		rd.mu.Lock()
+		got, pending := len(rd.answers), rd.pending
+		if got >= need || got+pending < need && asked == len(cands) {
+			rd.phase = readDecided
+			answers, errs := rd.answers, rd.errs
+			rd.mu.Unlock()
+			return answers, errs, nil
+		}
+		rd.mu.Unlock()
+		if got+pending < need {
+			// A replica failed: ask the next one.
+			rd.ask(st, cands[asked], strict)
+			asked++
+			continue
+		}
+		select {
+		case <-rd.wake:
+		case <-hedgeC:
+			hedgeC = nil
+			for _, id := range cands[asked:] {
+				rd.ask(st, id, strict)
+			}
+			asked = len(cands)
+			rd.n.met.readHedges.Add(1)
 		case <-ctx.Done():
 			rd.mu.Lock()
 			rd.phase = readDecided

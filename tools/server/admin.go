@@ -172,6 +172,7 @@ var (
 	descOpLatency   = desc("op_duration_seconds", "Latency of coordinated operations (local R=1 reads are sampled 1 in 8).", "op")
 	descQuorumFails = desc("quorum_failures_total", "Operations that did not reach their quorum.")
 	descReadRepairs = desc("read_repairs_total", "Stale replicas rewritten by read repair.")
+	descReadHedges  = desc("read_hedges_total", "Reads that asked more replicas after the hedge delay.")
 	descLocalReads  = desc("local_reads_total", "Reads answered from the local store without the network.")
 	descHints       = desc("hints_total", "Hinted-handoff events by kind (stored, delivered, dropped).", "kind")
 	descHintsPend   = desc("hints_pending", "Hints held now.")
@@ -202,7 +203,7 @@ var (
 type nodeCollector struct{ s *Server }
 
 func (nc *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descOps, descOpErrors, descOpLatency, descQuorumFails, descReadRepairs,
+	for _, d := range []*prometheus.Desc{descOps, descOpErrors, descOpLatency, descQuorumFails, descReadRepairs, descReadHedges,
 		descLocalReads, descHints, descHintsPend, descAERounds, descAEKeys, descRebPending, descRebDone, descRebKeys,
 		descClockRej, descOverloads, descMembers, descBytes, descStoreBytes, descStoreEnts, descPeerInFl, descPeerErrs,
 		descPeerMsgs, descCommands, descConns, descConnsTotal, descKeyspace, descErrReplies, descReady} {
@@ -227,6 +228,7 @@ func (nc *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(descQuorumFails, m.QuorumFailures)
 	counter(descReadRepairs, m.ReadRepairs)
+	counter(descReadHedges, m.ReadHedges)
 	counter(descLocalReads, m.LocalReads)
 	counter(descHints, m.HintsStored, "stored")
 	counter(descHints, m.HintsDelivered, "delivered")

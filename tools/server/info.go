@@ -70,6 +70,7 @@ func cmdInfo(s *Server, c *client, args [][]byte) {
 		kv("total_error_replies", s.errorReplies.Load())
 		kv("gridkv_quorum_failures", m.QuorumFailures)
 		kv("gridkv_read_repairs", m.ReadRepairs)
+		kv("gridkv_read_hedges", m.ReadHedges)
 		kv("gridkv_local_reads", m.LocalReads)
 		kv("gridkv_overloads", m.Overloads)
 		kv("gridkv_storage_bytes", m.StorageBytes)
