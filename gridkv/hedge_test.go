@@ -2,6 +2,7 @@ package gridkv
 
 import (
 	"testing"
+	"time"
 )
 
 // remoteMsgsIn sums the frames the other nodes received from node 0.
@@ -45,13 +46,14 @@ func TestQuorumReadAsksR(t *testing.T) {
 					t.Fatalf("Get = %q, %v", v, err)
 				}
 			}
-			got := remoteMsgsIn(c) - before
-			// Hedges (a slow scheduler under -race) add at most one request
-			// each; gossip may add a few messages of its own. The last
-			// read's requests past its quorum may still be on their way.
+			// Requests past a read's quorum may still be on their way when
+			// it returns: wait for them. Hedges (a slow scheduler under
+			// -race) add at most one request each; gossip may add a few
+			// messages of its own.
 			want := tt.perRead * reads
-			slack := coord.Metrics().ReadHedges + 8
-			if got+tt.perRead < want || got > want+slack {
+			waitFor(t, 10*time.Second, "requests delivered", func() bool { return remoteMsgsIn(c)-before >= want })
+			got := remoteMsgsIn(c) - before
+			if slack := coord.Metrics().ReadHedges + 8; got > want+slack {
 				t.Fatalf("%d reads sent %d requests to the other replicas, want %d (+%d)", reads, got, want, slack)
 			}
 		})
