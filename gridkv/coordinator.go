@@ -36,6 +36,13 @@ func (n *Node) checkKey(key string) error {
 // (the replicas still being written in the background, and hints, hold
 // copies).
 func (n *Node) Set(ctx context.Context, key string, value []byte, opts ...CallOption) error {
+	// When every key has one replica (N=1, or a ring of one node), writes
+	// stay on this node and are timed 1 in 8, as local reads are.
+	if st := n.view.current(); (n.opts.ReplicationFactor == 1 || st.ring.Len() == 1) && n.met.localWrites.Add(1)&7 != 0 {
+		_, err := n.set(ctx, key, value, opts)
+		n.recordCount(opSet, err)
+		return err
+	}
 	start := monoNow()
 	_, err := n.set(ctx, key, value, opts)
 	n.record(opSet, start, err)

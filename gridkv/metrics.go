@@ -102,6 +102,7 @@ type metrics struct {
 	readRepairs             atomic.Uint64
 	readHedges              atomic.Uint64
 	localReads              atomic.Uint64
+	localWrites             atomic.Uint64 // picks the local writes that are timed; not exported
 	hintsStored             atomic.Uint64
 	hintsDelivered          atomic.Uint64
 	hintsDropped            atomic.Uint64
@@ -120,9 +121,13 @@ func newMetrics() *metrics {
 
 // OpMetrics describes one kind of operation coordinated by this node.
 type OpMetrics struct {
-	Count   uint64    // calls
-	Errors  uint64    // calls that returned an error other than ErrNotFound
-	Latency Histogram // latency of every call
+	Count  uint64 // calls
+	Errors uint64 // calls that returned an error other than ErrNotFound
+	// Latency of the calls timed: every call that involves other nodes,
+	// and 1 in 8 of those this node serves alone (R=1 reads of a key it
+	// replicates, writes when the key has a single replica), where two
+	// clock reads would be a measurable share of the call.
+	Latency Histogram
 }
 
 // Metrics is a snapshot of a node's counters. Counters only grow, except the

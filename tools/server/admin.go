@@ -169,7 +169,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 var (
 	descOps         = desc("ops_total", "Operations coordinated by this node.", "op")
 	descOpErrors    = desc("op_errors_total", "Operations that failed (not counting not-found).", "op")
-	descOpLatency   = desc("op_duration_seconds", "Latency of coordinated operations (local R=1 reads are sampled 1 in 8).", "op")
+	descOpLatency   = desc("op_duration_seconds", "Latency of coordinated operations (operations served by the node alone are sampled 1 in 8).", "op")
 	descQuorumFails = desc("quorum_failures_total", "Operations that did not reach their quorum.")
 	descReadRepairs = desc("read_repairs_total", "Stale replicas rewritten by read repair.")
 	descReadHedges  = desc("read_hedges_total", "Reads that asked more replicas after the hedge delay.")

@@ -124,8 +124,9 @@ func TestRedisBenchmark(t *testing.T) {
 	if v := metricValue(t, after, "gridkv_server_commands_total", map[string]string{"command": "get"}); v < n {
 		t.Errorf("gridkv_server_commands_total{command=get} = %v, want >= %d", v, n)
 	}
-	if v := metricValue(t, after, "gridkv_op_duration_seconds", map[string]string{"op": "set"}); v < n {
-		t.Errorf("set latency histogram has %v samples, want >= %d", v, n)
+	// A single node times 1 in 8 of its writes (they never leave it).
+	if v := metricValue(t, after, "gridkv_op_duration_seconds", map[string]string{"op": "set"}); v < n/8 {
+		t.Errorf("set latency histogram has %v samples, want >= %d", v, n/8)
 	}
 	if v := metricValue(t, after, "gridkv_server_ready", nil); v != 1 {
 		t.Errorf("gridkv_server_ready = %v", v)
