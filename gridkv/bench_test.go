@@ -101,6 +101,12 @@ func benchQuorum(b *testing.B, engine transport.Engine, op string) {
 	lat := make([][]time.Duration, callers)
 	var next atomic.Int64
 	var failed atomic.Int64
+	var writes0 uint64
+	for _, n := range nodes {
+		for _, p := range n.tr.Stats().Peers {
+			writes0 += p.Writes
+		}
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	var wg sync.WaitGroup
@@ -136,6 +142,15 @@ func benchQuorum(b *testing.B, engine transport.Engine, op string) {
 		all = append(all, l...)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	// Socket writes per operation, all nodes together: what coalescing
+	// saves.
+	var writes uint64
+	for _, n := range nodes {
+		for _, p := range n.tr.Stats().Peers {
+			writes += p.Writes
+		}
+	}
+	b.ReportMetric(float64(writes-writes0)/float64(b.N), "writes/op")
 	if op == "get" {
 		var hedges uint64
 		for _, n := range nodes {
