@@ -31,7 +31,7 @@ type settings struct {
 	clusterMode                                 bool
 	replicationFactor, writeQuorum, readQuorum  int
 	consistency                                 string
-	requestTimeout                              time.Duration
+	requestTimeout, readHedge                   time.Duration
 	maxInFlight                                 int
 	engine, storageBackend                      string
 	memoryLimit                                 int64
@@ -68,6 +68,7 @@ func newFlagSet(s *settings, out io.Writer) *flag.FlagSet {
 	fs.IntVar(&s.readQuorum, "read-quorum", 0, "answers a QUORUM read waits for, R (0: N/2+1)")
 	fs.StringVar(&s.consistency, "consistency", "quorum", "default consistency level: one, quorum, all or linearizable (clients can override per connection with GRIDKV CONSISTENCY)")
 	fs.DurationVar(&s.requestTimeout, "request-timeout", nd.RequestTimeout, "timeout of one replica request")
+	fs.DurationVar(&s.readHedge, "read-hedge", nd.ReadHedge, "how long a read waits for the R replicas it asked before asking the others (0: ask all N at once)")
 	fs.IntVar(&s.maxInFlight, "max-in-flight", nd.MaxInFlight, "bound on outstanding replica requests (past it: -OVERLOADED)")
 	fs.StringVar(&s.engine, "engine", "net", "socket engine for node-to-node traffic: net or gnet")
 	fs.StringVar(&s.storageBackend, "storage-backend", nd.StorageBackend, "storage backend: sharded or map")
@@ -220,6 +221,7 @@ func (s *settings) nodeOptions(i int) (gridkv.Options, error) {
 		return o, err
 	}
 	o.RequestTimeout = s.requestTimeout
+	o.ReadHedge = s.readHedge
 	o.MaxInFlight = s.maxInFlight
 	switch strings.ToLower(s.engine) {
 	case "net":
