@@ -1,7 +1,7 @@
 package storage
 
 import (
-	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"sync"
@@ -151,7 +151,7 @@ func (s *Sharded) put(sh *shard, h uint64, key []byte, e *Entry) (bool, error) {
 	}
 	h32 := uint32(h)
 	pos, ref, found := sh.find(h32, key)
-	if found && bytes.Compare(e.Version[:], sh.chunk(ref)[hdrVersion:hdrVersion+16]) <= 0 {
+	if found && !newer(&e.Version, sh.chunk(ref)[hdrVersion:hdrVersion+16]) {
 		return false, nil
 	}
 	var now int64
@@ -260,11 +260,23 @@ func (s *Sharded) write(sh *shard, h uint64, pos int, oldRef uint32, found bool,
 	}
 	if newDeadline != 0 {
 		sh.deadlines++
-		if ref != oldRef || oldDeadline == 0 || s.unit(newDeadline) < s.unit(oldDeadline) {
+		// unit is monotonic: a later deadline (a TTL refresh) needs no
+		// division to rule out an earlier unit.
+		if ref != oldRef || oldDeadline == 0 || newDeadline < oldDeadline && s.unit(newDeadline) < s.unit(oldDeadline) {
 			s.schedule(sh, newDeadline, ref)
 		}
 	}
 	return ref, nil
+}
+
+// newer reports whether version v is greater than the stored version c
+// (16 bytes), both compared as big-endian bytes.
+func newer(v *Version, c []byte) bool {
+	vh, ch := binary.BigEndian.Uint64(v[:8]), binary.BigEndian.Uint64(c[:8])
+	if vh != ch {
+		return vh > ch
+	}
+	return binary.BigEndian.Uint64(v[8:]) > binary.BigEndian.Uint64(c[8:16])
 }
 
 // schedule pushes a due item, compacting the queue when stale items pile up.
