@@ -27,6 +27,7 @@ func TestOptionsValidate(t *testing.T) {
 		"R>N":                 func(o *Options) { o.ReadQuorum = 4 },
 		"negative W":          func(o *Options) { o.WriteQuorum = -1 },
 		"zero timeout":        func(o *Options) { o.RequestTimeout = 0 },
+		"negative read hedge": func(o *Options) { o.ReadHedge = -time.Millisecond },
 		"no in-flight":        func(o *Options) { o.MaxInFlight = 0 },
 		"key size":            func(o *Options) { o.MaxKeySize = 0 },
 		"huge key size":       func(o *Options) { o.MaxKeySize = 1 << 20 },
