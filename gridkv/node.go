@@ -87,7 +87,10 @@ func New(opts Options) (*Node, error) {
 	}
 	wall := opts.WallClock
 	if wall == nil {
-		wall = hlc.UnixNano
+		// One clock read per version or expiry check instead of time.Now's
+		// two; it follows steps of the system clock within
+		// hlc.DefaultResync.
+		wall = hlc.SyncedUnixNano(0)
 	}
 	clock, err := hlc.NewClock(hlc.Config{WallClock: wall, MaxOffset: opts.MaxClockOffset})
 	if err != nil {
@@ -108,11 +111,7 @@ func New(opts Options) (*Node, error) {
 		scfg.DigestBits = max(scfg.DigestBits, bits.Len(uint(scfg.Shards))-1)
 	}
 	scfg.TombstoneGrace = opts.TombstoneGrace
-	if opts.WallClock != nil {
-		scfg.Clock = wallClock(opts.WallClock)
-	} else {
-		scfg.Clock = storage.SystemClock()
-	}
+	scfg.Clock = wallClock(wall) // the same time for versions, TTLs and expiry
 	store, err := storage.NewRegistry().Open(opts.StorageBackend, scfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: storage: %v", ErrInvalidOptions, err)

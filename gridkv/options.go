@@ -135,7 +135,9 @@ type Options struct {
 	// nodes; messages from a node further ahead are refused.
 	MaxClockOffset time.Duration
 	// WallClock, when set, replaces the system clock for versions, TTLs and
-	// expiry (tests use hlc.ManualClock.Now).
+	// expiry (tests use hlc.ManualClock.Now). Nil means
+	// hlc.SyncedUnixNano(0): the system clock read through the monotonic
+	// clock, re-read every hlc.DefaultResync.
 	WallClock hlc.WallClock
 
 	// Logger receives structured logs; nil means no logging.

@@ -140,3 +140,23 @@ func BenchmarkUpdate(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkWallClock compares the default wall clock (time.Now, two clock
+// reads) with SyncedUnixNano (one monotonic read).
+func BenchmarkWallClock(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		wall WallClock
+	}{{"UnixNano", UnixNano}, {"SyncedUnixNano", SyncedUnixNano(0)}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var sum int64
+			for b.Loop() {
+				sum += c.wall()
+			}
+			if sum == 0 {
+				b.Fatal("no readings")
+			}
+		})
+	}
+}

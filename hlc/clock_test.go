@@ -216,3 +216,22 @@ func TestPropertyConcurrent(t *testing.T) {
 		t.Fatalf("only %d timestamps checked", total)
 	}
 }
+
+// TestSyncedUnixNano checks that the synced clock reads the wall clock's
+// time (within the scheduling noise of two separate reads), both between
+// re-reads and when every call re-reads.
+func TestSyncedUnixNano(t *testing.T) {
+	for _, resync := range []time.Duration{0, time.Hour, time.Nanosecond} {
+		wall := SyncedUnixNano(resync)
+		for range 1000 {
+			before := time.Now().UnixNano()
+			got := wall()
+			after := time.Now().UnixNano()
+			// A monotonic reading between two wall readings; allow 1ms for
+			// slew differences and a preempted goroutine.
+			if got < before-int64(time.Millisecond) || got > after+int64(time.Millisecond) {
+				t.Fatalf("resync %v: SyncedUnixNano = %d, wall clock read %d..%d", resync, got, before, after)
+			}
+		}
+	}
+}
