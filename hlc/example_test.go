@@ -73,3 +73,17 @@ func ExampleParse() {
 	// 1700000000000065536 3 <nil>
 	// true
 }
+
+// A clock on the system time read through the monotonic clock: one clock
+// read per Now instead of time.Now's two, re-synchronised with the wall
+// clock every DefaultResync.
+func ExampleSyncedUnixNano() {
+	clock, err := hlc.NewClock(hlc.Config{WallClock: hlc.SyncedUnixNano(0), MaxOffset: 500 * time.Millisecond})
+	if err != nil {
+		panic(err)
+	}
+	ts := clock.Now()
+	drift := time.Since(ts.Time())
+	fmt.Println(drift > -time.Second && drift < time.Second)
+	// Output: true
+}
