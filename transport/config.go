@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -49,6 +50,14 @@ type Config struct {
 	// ConnsPerPeer is how many connections calls to one peer are spread
 	// over (round robin).
 	ConnsPerPeer int
+	// EventLoops is how many gnet event loops serve this endpoint's
+	// connections (EngineGnet only). Zero means one per four cores
+	// (GOMAXPROCS/4, at least one). An event loop waits in epoll_wait, a
+	// system call the Go scheduler does not see through: with more loops
+	// than the cores can spare, goroutines queue behind them, and on 2
+	// cores GOMAXPROCS loops per endpoint gave 3-node quorum writes a p99
+	// of 4.5-14 ms where one loop gave 2.3 ms, at the same throughput.
+	EventLoops int
 	// DialTimeout bounds dial plus handshake.
 	DialTimeout time.Duration
 	// IdleTimeout closes a connection that carried no message and had no
@@ -111,6 +120,14 @@ func DefaultConfig() Config {
 	}
 }
 
+// eventLoops resolves EventLoops' default.
+func (c Config) eventLoops() int {
+	if c.EventLoops > 0 {
+		return c.EventLoops
+	}
+	return max(1, runtime.GOMAXPROCS(0)/4)
+}
+
 // Validate reports the first invalid field, wrapping ErrInvalidConfig.
 func (c Config) Validate() error {
 	bad := func(format string, a ...any) error {
@@ -125,6 +142,8 @@ func (c Config) Validate() error {
 		return bad("MaxFrameSize %d not in (0, %d]", c.MaxFrameSize, maxFrameLimit)
 	case c.ConnsPerPeer <= 0 || c.ConnsPerPeer > 64:
 		return bad("ConnsPerPeer %d not in [1, 64]", c.ConnsPerPeer)
+	case c.EventLoops < 0 || c.EventLoops > 256:
+		return bad("EventLoops %d not in [0, 256]", c.EventLoops)
 	case c.DialTimeout <= 0:
 		return bad("DialTimeout must be positive")
 	case c.IdleTimeout < 0:

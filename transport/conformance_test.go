@@ -27,12 +27,17 @@ type impl struct {
 }
 
 var impls = []impl{
-	{"net", func(*testing.T) env { return sockEnv{transport.EngineNet} }},
-	{"gnet", func(*testing.T) env { return sockEnv{transport.EngineGnet} }},
+	{"net", func(*testing.T) env { return sockEnv{engine: transport.EngineNet} }},
+	{"gnet", func(*testing.T) env { return sockEnv{engine: transport.EngineGnet} }},
+	// Several event loops, as the default gives machines of 8 cores or more.
+	{"gnet-4-loops", func(*testing.T) env { return sockEnv{engine: transport.EngineGnet, loops: 4} }},
 	{"memnet", func(*testing.T) env { return &memEnv{net: memnet.NewNetwork(1)} }},
 }
 
-type sockEnv struct{ engine transport.Engine }
+type sockEnv struct {
+	engine transport.Engine
+	loops  int // Config.EventLoops; 0 = default
+}
 
 func testConfig(e transport.Engine) transport.Config {
 	cfg := transport.DefaultConfig()
@@ -46,6 +51,7 @@ func testConfig(e transport.Engine) transport.Config {
 func (s sockEnv) node(t *testing.T, mod func(*transport.Config)) transport.Transport {
 	t.Helper()
 	cfg := testConfig(s.engine)
+	cfg.EventLoops = s.loops
 	if mod != nil {
 		mod(&cfg)
 	}

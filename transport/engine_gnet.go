@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"runtime"
 	"sync"
 	"time"
 
@@ -56,7 +55,7 @@ type gnetIO struct {
 func newGnetEngine(ep *Endpoint) (*gnetEngine, error) {
 	cli, err := gnet.NewClient(&gnetHandler{},
 		gnet.WithMulticore(true),
-		gnet.WithNumEventLoop(max(1, runtime.GOMAXPROCS(0))),
+		gnet.WithNumEventLoop(ep.cfg.eventLoops()),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReadBufferCap(64<<10),
 		gnet.WithWriteBufferCap(64<<10),

@@ -309,6 +309,7 @@ func TestConfigValidate(t *testing.T) {
 		"engine":       func(c *transport.Config) { c.Engine = 7 },
 		"frame":        func(c *transport.Config) { c.MaxFrameSize = 0 },
 		"conns":        func(c *transport.Config) { c.ConnsPerPeer = 0 },
+		"event loops":  func(c *transport.Config) { c.EventLoops = -1 },
 		"backoff":      func(c *transport.Config) { c.BackoffMax = c.BackoffBase / 2 },
 		"pool":         func(c *transport.Config) { c.HandlerPoolSize = 0 },
 		"queue":        func(c *transport.Config) { c.OutboundQueueBytes = c.MaxFrameSize },
