@@ -18,8 +18,10 @@
 // goroutine, while on a dialed connection a waiting caller reads its own
 // response when nobody else is reading, so a round trip costs one
 // goroutine wake-up, as with a plain net.Conn) and EngineGnet (gnet/v2
-// event loops do the reads and writes). They speak the same wire format
-// and interoperate.
+// event loops read, Config.EventLoops of them, one per four cores by
+// default; senders write to the socket directly and leave to the loop only
+// what the socket did not take). They speak the same wire format and
+// interoperate.
 //
 // # Guarantees
 //
