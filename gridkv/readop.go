@@ -83,8 +83,8 @@ func (rd *readOp) freeLocked() bool {
 	return !rd.held && rd.pending == 0 && rd.phase == readSettled
 }
 
-// ask sends the read (rd.payload) to replica id: this node answers at once, another one
-// on a goroutine that holds an in-flight slot.
+// ask sends the read (rd.payload) to replica id: this node answers at once,
+// another one on a goroutine that holds an in-flight slot.
 func (rd *readOp) ask(st *ringState, id string, strict bool) {
 	n := rd.n
 	rd.mu.Lock()
