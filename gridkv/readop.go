@@ -159,7 +159,9 @@ func (rd *readOp) deliver(res replicaResult) {
 func (rd *readOp) wait(ctx context.Context, need int) ([]replicaResult, []error, error) {
 	for {
 		rd.mu.Lock()
-		if len(rd.answers) >= need || rd.pending == 0 || len(rd.answers)+rd.pending < need {
+		// No early exit when need can no longer be reached: readPrevious
+		// wants every answer that comes.
+		if len(rd.answers) >= need || rd.pending == 0 {
 			rd.phase = readDecided
 			answers, errs := rd.answers, rd.errs
 			rd.mu.Unlock()
