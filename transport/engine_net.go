@@ -48,7 +48,6 @@ type netIO struct {
 	// Accepted connections: handlers run by the reader (see readLoop).
 	handed    *task         // taken by runHere for the current reader
 	busy      atomic.Uint64 // odd while the current reader runs a handler
-	gen       uint64        // current reader's number (under s.pmu)
 	slow      *time.Timer   // watchSlow, armed while handlers run
 	slowArmed atomic.Bool
 	slowSeen  atomic.Uint64
@@ -92,7 +91,7 @@ func (e *netEngine) attach(s *session, c net.Conn) error {
 		nio.fr.cork = true
 		nio.slow = time.AfterFunc(time.Hour, func() { nio.watchSlow(s) })
 		nio.slow.Stop()
-		go nio.readLoop(s, 0)
+		go nio.readLoop(s)
 	}
 	go nio.writeLoop(s)
 	return nil
@@ -101,6 +100,9 @@ func (e *netEngine) attach(s *session, c net.Conn) error {
 func (e *netEngine) close() {}
 
 func (n *netIO) closeConn() {
+	if n.rw != nil {
+		n.rw.close() // waits for a direct write in progress
+	}
 	n.c.Close()
 	if n.slow != nil {
 		n.slow.Stop()
@@ -225,8 +227,8 @@ func (n *netIO) writeLoop(s *session) {
 	}
 }
 
-// readLoop is an accepted connection's reader number gen: it reads until an
-// error, or until it ran a handler for so long that reader gen+1 took over.
+// readLoop is an accepted connection's reader: it reads until an error, or
+// until it ran a handler for so long that a new reader took over.
 //
 // A request for a pooled handler that arrives when no further frame is
 // buffered is run by the reader itself (runHere) instead of being handed to
@@ -236,13 +238,13 @@ func (n *netIO) writeLoop(s *session) {
 // slowHandler..2×slowHandler gets a new reader started for the connection
 // (watchSlow), so slow handlers cannot hold up the frames behind them for
 // longer than that.
-func (n *netIO) readLoop(s *session, gen uint64) {
+func (n *netIO) readLoop(s *session) {
 	defer s.ep.wg.Done()
 	for {
 		err := n.fr.next(s)
 		if t := n.handed; t != nil {
 			n.handed = nil
-			if !n.runHanded(s, t, gen) {
+			if !n.runHanded(s, t) {
 				return // replaced while the handler ran
 			}
 		}
@@ -271,10 +273,13 @@ func (n *netIO) runHere(t *task) bool {
 	return true
 }
 
-// runHanded runs a handler on reader gen and reports whether that reader is
-// still the connection's reader afterwards.
-func (n *netIO) runHanded(s *session, t *task, gen uint64) bool {
-	n.busy.Add(1) // odd: a handler runs
+// runHanded runs a handler on the reader and reports whether this goroutine
+// is still the connection's reader afterwards. busy goes odd for the run;
+// the reader takes it back to even when the handler returns, unless
+// watchSlow did so first, handing the connection to a new reader: the
+// compare-and-swap decides which.
+func (n *netIO) runHanded(s *session, t *task) bool {
+	b := n.busy.Add(1) // odd: a handler runs
 	if n.slowArmed.CompareAndSwap(false, true) {
 		n.slow.Reset(slowHandler)
 	}
@@ -283,13 +288,7 @@ func (n *netIO) runHanded(s *session, t *task, gen uint64) bool {
 		s.ep.serve(t, true)
 	}()
 	s.ep.running.Add(-1)
-	s.pmu.Lock()
-	defer s.pmu.Unlock()
-	if n.gen != gen {
-		return false
-	}
-	n.busy.Add(1) // even: idle
-	return true
+	return n.busy.CompareAndSwap(b, b+1) // even: idle
 }
 
 // watchSlow runs on the slow timer: if the same handler has been running on
@@ -310,13 +309,13 @@ func (n *netIO) watchSlow(s *session) {
 	}
 	if b == prev && b&1 == 1 {
 		s.pmu.Lock()
-		// Reader gen is inside runHanded (busy is odd), so it still holds
-		// its share of the endpoint's WaitGroup.
-		if n.busy.Load() == b && s.pending != nil {
-			n.gen++
-			n.busy.Add(1) // the new reader starts idle
+		// The old reader is inside runHanded (busy is odd), so it still
+		// holds its share of the endpoint's WaitGroup. Winning the swap
+		// makes it step down when its handler returns; the new reader
+		// starts idle (busy even).
+		if s.pending != nil && n.busy.CompareAndSwap(b, b+1) {
 			s.ep.wg.Add(1)
-			go n.readLoop(s, n.gen)
+			go n.readLoop(s)
 		}
 		s.pmu.Unlock()
 	}
@@ -427,6 +426,10 @@ func (n *netIO) lead(ctx context.Context, s *session, id uint64, c *call) result
 	var r result
 loop:
 	for {
+		if c.has { // read by this goroutine (session.onFrame)
+			r = c.own
+			break
+		}
 		select {
 		case r = <-c.ch:
 			break loop
@@ -434,7 +437,7 @@ loop:
 			setWaits(true)
 			if err := ctx.Err(); err != nil {
 				if !s.removePending(id) {
-					r = <-c.ch // delivered meanwhile (by this goroutine or fail); drop it
+					r = <-c.ch // delivered meanwhile (by fail); drop it
 				}
 				r = result{err: err}
 				break loop
@@ -484,6 +487,7 @@ var errInterrupted = errors.New("transport: read interrupted")
 // the session's read role.
 type frameReader struct {
 	cork   bool // accepted connections: batch the responses (setCork)
+	corked bool // the value last passed to setCork (saves the lock when unchanged)
 	c      net.Conn
 	br     *bufio.Reader
 	sealed []byte
@@ -600,7 +604,10 @@ func (f *frameReader) read(s *session) error {
 		}
 	}
 	if f.cork {
-		s.setCork(f.nextComplete(s))
+		if v := f.nextComplete(s); v != f.corked {
+			f.corked = v
+			s.setCork(v)
+		}
 	}
 	s.onFrame(h, dst, t)
 	return nil

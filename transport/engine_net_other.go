@@ -10,3 +10,5 @@ type rawWriter struct{}
 func newRawWriter(syscall.RawConn) *rawWriter { return nil }
 
 func (*rawWriter) tryWrite([]byte) (int, error) { return 0, errNoRawWrite }
+
+func (*rawWriter) close() {}

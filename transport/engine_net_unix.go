@@ -3,58 +3,66 @@
 package transport
 
 import (
-	"errors"
+	"net"
+	"sync"
 	"syscall"
 )
 
 // rawWriter writes what a socket takes now, without waiting for it to
-// become writable: non-blocking write(2) calls (repeated on EINTR and
-// short writes), no deadline and so no runtime timer. Its state lives here
-// rather than in a closure so that a write allocates nothing; only the
-// holder of the session's flushing token uses it.
+// become writable: non-blocking write(2) calls on the socket's descriptor
+// (repeated on EINTR and short writes), no deadline and so no runtime
+// timer, and none of the runtime poller's per-call bookkeeping. Only the
+// holder of the session's flushing token writes; mu keeps the descriptor
+// from being closed (and its number reused) during a write.
 type rawWriter struct {
-	rc  syscall.RawConn
-	fn  func(fd uintptr) bool // w.write, bound once
-	buf []byte
-	k   int
-	err error
+	mu     sync.RWMutex
+	fd     int
+	closed bool
 }
 
+// newRawWriter returns a writer for rc's descriptor, or nil if it cannot
+// be had.
 func newRawWriter(rc syscall.RawConn) *rawWriter {
-	w := &rawWriter{rc: rc}
-	w.fn = w.write
-	return w
-}
-
-func (w *rawWriter) write(fd uintptr) bool {
-	for w.k < len(w.buf) {
-		m, e := syscall.Write(int(fd), w.buf[w.k:])
-		if m > 0 {
-			w.k += m
-		}
-		switch {
-		case e == nil && m > 0:
-			continue
-		case errors.Is(e, syscall.EINTR):
-			continue
-		case errors.Is(e, syscall.EAGAIN):
-		default:
-			w.err = e
-		}
-		break
+	w := &rawWriter{fd: -1}
+	if err := rc.Control(func(fd uintptr) { w.fd = int(fd) }); err != nil || w.fd < 0 {
+		return nil
 	}
-	return true // never wait for writability here
+	return w
 }
 
 // tryWrite writes buf as far as the socket takes it now and reports how
 // much it wrote; the rest is the writer goroutine's.
 func (w *rawWriter) tryWrite(buf []byte) (int, error) {
-	w.buf, w.k, w.err = buf, 0, nil
-	err := w.rc.Write(w.fn)
-	k := w.k
-	if err == nil {
-		err = w.err
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return 0, net.ErrClosed
 	}
-	w.buf, w.err = nil, nil
-	return k, err
+	k := 0
+	for k < len(buf) {
+		m, err := syscall.Write(w.fd, buf[k:])
+		if m > 0 {
+			k += m
+		}
+		switch err {
+		case nil:
+			if m <= 0 {
+				return k, nil
+			}
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return k, nil
+		default:
+			return k, err
+		}
+	}
+	return k, nil
+}
+
+// close makes later writes fail; it returns once no write is running, so
+// the caller may then close the descriptor.
+func (w *rawWriter) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
 }

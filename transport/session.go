@@ -43,10 +43,9 @@ type session struct {
 	// leaderWaits: the leader waits between frames and may be interrupted.
 	leaderWaits bool
 
-	activity     atomic.Uint64 // messages in or out, for idle detection
-	partialSince atomic.Int64  // unix nanos since a partial frame sat unread (gnet)
-	sweepAct     uint64        // janitor-only
-	sweepAt      time.Time     // janitor-only
+	active       atomic.Bool  // a message went in or out since the janitor last looked
+	partialSince atomic.Int64 // unix nanos since a partial frame sat unread (gnet)
+	sweepAt      time.Time    // janitor-only
 }
 
 // sessionIO is the engine-specific part of a session.
@@ -58,7 +57,14 @@ type sessionIO interface {
 	closeConn()
 }
 
-type call struct{ ch chan result }
+// call is a request waiting for its response: delivered on ch, or, when
+// the goroutine that reads the response is the call's own (it leads, see
+// netIO.lead), stored in own without a channel hand-off.
+type call struct {
+	ch  chan result
+	own result
+	has bool // own holds the result (written and read by the leader only)
+}
 
 type result struct {
 	payload []byte
@@ -122,6 +128,14 @@ func (s *session) removePending(id uint64) bool {
 	return false
 }
 
+// touch records activity for idle detection. Loading first keeps the
+// common case (already marked) free of an atomic write per message.
+func (s *session) touch() {
+	if !s.active.Load() {
+		s.active.Store(true)
+	}
+}
+
 // frameSize is the wire size of a frame with n payload bytes.
 func (s *session) frameSize(n int) int {
 	if s.cs != nil {
@@ -169,7 +183,7 @@ func (s *session) enqueue(ctx context.Context, h Header, payload []byte, block b
 	} else {
 		s.pend = AppendFrame(s.pend, h, payload)
 	}
-	s.activity.Add(1)
+	s.touch()
 	if s.flushing || (s.corked && len(s.pend) < maxCorked) {
 		s.mu.Unlock()
 		return nil
@@ -274,7 +288,7 @@ func (s *session) inbound(h Header) ([]byte, *task) {
 // onFrame routes a complete inbound frame. It never blocks: it runs on a
 // reader goroutine or a gnet event loop.
 func (s *session) onFrame(h Header, payload []byte, t *task) {
-	s.activity.Add(1)
+	s.touch()
 	s.peer.ctr.In(len(payload))
 	if h.isResponse() {
 		s.pmu.Lock()
@@ -282,15 +296,22 @@ func (s *session) onFrame(h Header, payload []byte, t *task) {
 		if ok {
 			delete(s.pending, h.ID)
 		}
+		// The leader is the goroutine running this: its own response
+		// needs no channel.
+		self := ok && s.reader == readerCaller && s.leader == c
 		s.pmu.Unlock()
 		if !ok {
 			s.peer.ctr.Late()
 			return
 		}
+		r := result{payload: payload}
 		if h.Flags&FlagError != 0 {
-			c.ch <- result{err: ParseErrorPayload(payload)}
+			r = result{err: ParseErrorPayload(payload)}
+		}
+		if self {
+			c.own, c.has = r, true
 		} else {
-			c.ch <- result{payload: payload}
+			c.ch <- r
 		}
 		return
 	}

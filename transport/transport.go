@@ -313,6 +313,7 @@ func (ep *Endpoint) Call(ctx context.Context, addr string, t MsgType, payload []
 			r = result{err: ctx.Err()}
 		}
 	}
+	c.own, c.has = result{}, false
 	ep.callPool.Put(c)
 	p.ctr.CallDone(monoNow() - start)
 	if r.err != nil {
@@ -640,9 +641,8 @@ func (ep *Endpoint) sweep(now time.Time) {
 		if ep.cfg.IdleTimeout <= 0 {
 			continue
 		}
-		act := s.activity.Load()
-		if act != s.sweepAct || s.sweepAt.IsZero() {
-			s.sweepAct, s.sweepAt = act, now
+		if s.active.Swap(false) || s.sweepAt.IsZero() {
+			s.sweepAt = now
 			continue
 		}
 		if now.Sub(s.sweepAt) >= ep.cfg.IdleTimeout && s.idle() {
