@@ -103,6 +103,7 @@ func BenchmarkTransportRTT(b *testing.B) {
 		}
 		buf := make([]byte, 64)
 		b.ReportAllocs()
+		cpu0 := processCPU()
 		b.ResetTimer()
 		for range b.N {
 			if _, err := c.Write(payload); err != nil {
@@ -113,6 +114,7 @@ func BenchmarkTransportRTT(b *testing.B) {
 			}
 		}
 		b.StopTimer()
+		reportCPU(b, cpu0)
 		c.Close()
 		ln.Close()
 		wg.Wait()
@@ -122,13 +124,26 @@ func BenchmarkTransportRTT(b *testing.B) {
 			cli, srv := pairWith(b, v.engine, 1, v.inline)
 			ctx := context.Background()
 			b.ReportAllocs()
+			cpu0 := processCPU()
 			b.ResetTimer()
 			for range b.N {
 				if _, err := cli.Call(ctx, srv.Addr(), typeEcho, payload); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.StopTimer()
+			reportCPU(b, cpu0)
 		})
+	}
+}
+
+// reportCPU reports the process's CPU time (client and server, user and
+// system) per operation since cpu0. A round trip is a chain of work with
+// one side idle at a time, so this is close to ns/op but much less
+// sensitive to other processes competing for the cores.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	if cpu := processCPU() - cpu0; cpu > 0 && b.N > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
 
