@@ -13,6 +13,18 @@
 #     competes with redis-benchmark for the client's core, so the figure
 #     also measures that contention.
 #
+# Measurements are isolated from each other:
+#   - On a machine with 2 or more cores, redis-benchmark is pinned to CPU 0
+#     and the two single-core servers to the last CPU (taskset), so the
+#     client and a server never share a core (PIN=0 turns this off). The
+#     all-cores server is not pinned: using every core is what it measures.
+#   - The servers not being measured are stopped (SIGSTOP) for the length
+#     of a measurement and resumed after, so their background work (Go's
+#     scavenger and GC, timers) never lands on a measured server's or the
+#     client's core.
+#   - One unmeasured pass per server (WARMUP=1) fills the key space first,
+#     so that round 1's SETs insert no more keys than later rounds'.
+#
 #   tools/scripts/compare-redis.sh            # 3 rounds, 500000 requests
 #   ROUNDS=5 REQUESTS=200000 tools/scripts/compare-redis.sh
 #
@@ -27,8 +39,13 @@ CLIENTS=${CLIENTS:-50}
 DATASIZE=${DATASIZE:-64}
 KEYSPACE=${KEYSPACE:-100000}
 GRIDKV_FLAGS=${GRIDKV_FLAGS:-}
+WARMUP=${WARMUP:-1}
+cores=$(nproc)
+PIN=${PIN:-$((cores >= 2))}
 
-for tool in redis-server redis-benchmark redis-cli go; do
+tools=(redis-server redis-benchmark redis-cli go)
+[ "$PIN" = 1 ] && tools+=(taskset)
+for tool in "${tools[@]}"; do
 	command -v "$tool" >/dev/null || { echo "compare-redis.sh: $tool not found (apt-get install -y redis-server redis-tools)" >&2; exit 2; }
 done
 
@@ -36,11 +53,18 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 pids=()
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
+
+# Command prefixes that pin the client and the single-core servers.
+pin_client=() pin_server=()
+if [ "$PIN" = 1 ]; then
+	pin_client=(taskset -c 0)
+	pin_server=(taskset -c "$((cores - 1))")
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
@@ -52,11 +76,11 @@ cluster_port=$(free_port)
 gridkv_all_port=$(free_port)
 cluster_all_port=$(free_port)
 
-redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --daemonize no \
+"${pin_server[@]}" redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --daemonize no \
 	--dir "$work" --logfile "$work/redis.log" &
 pids+=($!)
 # shellcheck disable=SC2086
-GOMAXPROCS=1 "$work/gridkv-server" --addr "127.0.0.1:$gridkv_port" --admin-addr "" \
+GOMAXPROCS=1 "${pin_server[@]}" "$work/gridkv-server" --addr "127.0.0.1:$gridkv_port" --admin-addr "" \
 	--cluster-addr "127.0.0.1:$cluster_port" --log-level warn $GRIDKV_FLAGS 2>"$work/gridkv.log" &
 pids+=($!)
 # shellcheck disable=SC2086
@@ -74,28 +98,44 @@ done
 
 # bench PORT -> prints "SET_RPS GET_RPS"
 bench() {
-	redis-benchmark -h 127.0.0.1 -p "$1" -t set,get -P "$PIPELINE" -c "$CLIENTS" -d "$DATASIZE" \
+	"${pin_client[@]}" redis-benchmark -h 127.0.0.1 -p "$1" -t set,get -P "$PIPELINE" -c "$CLIENTS" -d "$DATASIZE" \
 		-r "$KEYSPACE" -n "$REQUESTS" --csv 2>/dev/null |
 		awk -F'","' '/^"SET"/{s=$2} /^"GET"/{g=$2} END{gsub(/"/,"",s); gsub(/"/,"",g); print s, g}'
 }
 
+# measure I -> bench server I (0 redis, 1 gridkv 1 core, 2 gridkv all
+# cores) with the other two stopped meanwhile.
+measure() {
+	local j
+	for j in 0 1 2; do [ "$j" = "$1" ] || kill -STOP "${pids[$j]}"; done
+	bench "${ports[$1]}"
+	for j in 0 1 2; do [ "$j" = "$1" ] || kill -CONT "${pids[$j]}"; done
+}
+
 median() { sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
 
-cores=$(nproc)
 echo "redis-benchmark -t set,get -P $PIPELINE -c $CLIENTS -d $DATASIZE -r $KEYSPACE -n $REQUESTS; $ROUNDS rounds, rotating order; cores=$cores"
 echo "$(redis-server --version | awk '{print $1, $2, $3}'); gridkv-server $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "gridkv 1 core: GOMAXPROCS=1; gridkv all cores: GOMAXPROCS=$cores (Go's default)"
+if [ "$PIN" = 1 ]; then
+	echo "pinned: redis-benchmark on CPU 0, redis-server and gridkv 1 core on CPU $((cores - 1)); idle servers stopped while one is measured"
+else
+	echo "not pinned; idle servers stopped while one is measured"
+fi
 echo
 printf '| round | first | redis SET/s | gridkv 1 core SET/s | gridkv all cores SET/s | redis GET/s | gridkv 1 core GET/s | gridkv all cores GET/s |\n|---|---|---|---|---|---|---|---|\n'
 names=(redis gridkv gridkv_all)
 ports=("$redis_port" "$gridkv_port" "$gridkv_all_port")
 for n in "${names[@]}"; do : >"$work/$n.set"; : >"$work/$n.get"; done
+if [ "$WARMUP" = 1 ]; then
+	for i in 0 1 2; do measure "$i" >/dev/null; done
+fi
 for round in $(seq 1 "$ROUNDS"); do
 	first=$(( (round - 1) % 3 ))
 	declare -A set_rps get_rps
 	for k in 0 1 2; do
 		i=$(( (first + k) % 3 ))
-		read -r set_rps[$i] get_rps[$i] < <(bench "${ports[$i]}")
+		read -r set_rps[$i] get_rps[$i] < <(measure "$i")
 		echo "${set_rps[$i]}" >>"$work/${names[$i]}.set"
 		echo "${get_rps[$i]}" >>"$work/${names[$i]}.get"
 	done

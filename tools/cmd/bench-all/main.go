@@ -68,7 +68,7 @@ func sections(quick bool) []section {
 			about: "cmd/bench-storage: heap bytes per entry and forced-GC time per implementation, each in a fresh process."},
 		{name: "server", title: "Server: gridkv-server vs redis-server", timeout: 30 * time.Minute, env: compare,
 			cmd:   []string{"bash", "scripts/compare-redis.sh"},
-			about: "scripts/compare-redis.sh: the same redis-benchmark -t set,get -P 16 -c 50 -d 64 -r 100000 against redis-server and a single-node gridkv-server, in rotating order, medians and ratios. gridkv-server runs twice: on one core (GOMAXPROCS=1, as redis-server uses one, leaving the other core of a 2-core machine to the single-threaded redis-benchmark) and with Go's default of every core (competing with redis-benchmark for its core)."},
+			about: "scripts/compare-redis.sh: the same redis-benchmark -t set,get -P 16 -c 50 -d 64 -r 100000 against redis-server and a single-node gridkv-server, in rotating order, medians and ratios. gridkv-server runs twice: on one core (GOMAXPROCS=1, as redis-server uses one, leaving the other core of a 2-core machine to the single-threaded redis-benchmark) and with Go's default of every core (competing with redis-benchmark for its core). redis-benchmark is pinned to CPU 0 and the single-core servers to the last CPU; the servers not being measured are stopped (SIGSTOP) meanwhile; one unmeasured pass per server fills the key space first."},
 		{name: "cluster", title: "Embedded 3-node cluster (gridkv-bench)", timeout: 10 * time.Minute, cmd: cluster,
 			about: "cmd/gridkv-bench: 3 nodes on loopback TCP, N=3, QUORUM, 20% SET / 80% GET, 64-byte values, 50 workers. No peer anchor: an absolute figure for tracking."},
 	}
