@@ -21,7 +21,9 @@
 // event loops read, Config.EventLoops of them, one per four cores by
 // default; senders write to the socket directly and leave to the loop only
 // what the socket did not take). They speak the same wire format and
-// interoperate.
+// interoperate. Both cork an accepted connection while more requests are
+// buffered behind the one being handled, so the responses to a batch of
+// requests read together leave in one write.
 //
 // # Guarantees
 //

@@ -290,7 +290,23 @@ func (*gnetHandler) OnTraffic(c gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
+// readFrames routes every complete frame buffered on c. While more bytes
+// follow the frame being routed, the session is corked: responses that
+// inline handlers (and pool workers) queue meanwhile leave in one write
+// when the batch is done, instead of one write each.
 func (g *gnetIO) readFrames(s *session, c gnet.Conn) error {
+	corked := false
+	defer func() {
+		if corked {
+			s.setCork(false) // flushes what the batch queued
+		}
+	}()
+	cork := func() {
+		if !corked && c.InboundBuffered() > 0 {
+			corked = true
+			s.setCork(true)
+		}
+	}
 	maxPayload := s.ep.cfg.MaxFrameSize
 	for {
 		n := c.InboundBuffered()
@@ -318,6 +334,7 @@ func (g *gnetIO) readFrames(s *session, c gnet.Conn) error {
 			copy(dst, fb[HeaderSize:])
 			_, _ = c.Discard(total)
 			s.partialSince.Store(0)
+			cork()
 			s.onFrame(h, dst, t)
 			continue
 		}
@@ -355,6 +372,7 @@ func (g *gnetIO) readFrames(s *session, c gnet.Conn) error {
 		dst, t := s.inbound(h)
 		copy(dst, pt[HeaderSize:])
 		s.partialSince.Store(0)
+		cork()
 		s.onFrame(h, dst, t)
 	}
 }

@@ -372,15 +372,11 @@ func testHandlerPanic(t *testing.T, e transport.Engine) {
 	}
 }
 
-// TestResponsesCoalesce: with EngineNet, responses to requests that arrived
-// together leave together (the reader corks the connection while more
-// requests are buffered). gnet hands each response to its event loop
-// separately (counted as one write each) and is not checked here.
+// TestResponsesCoalesce: responses to requests that arrived together leave
+// together: the net engine's reader and gnet's event loop cork the
+// connection while more requests are buffered.
 func TestResponsesCoalesce(t *testing.T) {
 	forEngine(t, func(t *testing.T, e transport.Engine) {
-		if e != transport.EngineNet {
-			t.Skip("EngineNet only")
-		}
 		cfg := testConfig(e)
 		cfg.ConnsPerPeer = 1
 		a, b := listen(t, cfg), listen(t, cfg)
