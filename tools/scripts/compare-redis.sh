@@ -103,13 +103,29 @@ bench() {
 		awk -F'","' '/^"SET"/{s=$2} /^"GET"/{g=$2} END{gsub(/"/,"",s); gsub(/"/,"",g); print s, g}'
 }
 
-# measure I -> bench server I (0 redis, 1 gridkv 1 core, 2 gridkv all
-# cores) with the other two stopped meanwhile.
+# cpu_ns PID -> CPU time the process's threads have used, in nanoseconds
+# (0 where /proc/PID/task/*/schedstat is missing).
+cpu_ns() {
+	local f a rest sum=0
+	for f in /proc/"$1"/task/*/schedstat; do
+		read -r a rest <"$f" 2>/dev/null && sum=$((sum + a))
+	done
+	echo "$sum"
+}
+
+# measure I -> "SET_RPS GET_RPS CPU_NS_PER_REQUEST" for server I (0 redis,
+# 1 gridkv 1 core, 2 gridkv all cores), with the other two stopped
+# meanwhile. CPU per request is the server's CPU time over the SET and GET
+# runs divided by their requests: unlike requests per second it does not
+# depend on whether the single-threaded client was the bottleneck.
 measure() {
-	local j
+	local j c0 c1 rps
 	for j in 0 1 2; do [ "$j" = "$1" ] || kill -STOP "${pids[$j]}"; done
-	bench "${ports[$1]}"
+	c0=$(cpu_ns "${pids[$1]}")
+	rps=$(bench "${ports[$1]}")
+	c1=$(cpu_ns "${pids[$1]}")
 	for j in 0 1 2; do [ "$j" = "$1" ] || kill -CONT "${pids[$j]}"; done
+	echo "$rps $(((c1 - c0) / (2 * REQUESTS)))"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
@@ -123,24 +139,26 @@ else
 	echo "not pinned; idle servers stopped while one is measured"
 fi
 echo
-printf '| round | first | redis SET/s | gridkv 1 core SET/s | gridkv all cores SET/s | redis GET/s | gridkv 1 core GET/s | gridkv all cores GET/s |\n|---|---|---|---|---|---|---|---|\n'
+printf '| round | first | redis SET/s | gridkv 1 core SET/s | gridkv all cores SET/s | redis GET/s | gridkv 1 core GET/s | gridkv all cores GET/s | server CPU ns/request: redis | gridkv 1 core | gridkv all cores |\n|---|---|---|---|---|---|---|---|---|---|---|\n'
 names=(redis gridkv gridkv_all)
 ports=("$redis_port" "$gridkv_port" "$gridkv_all_port")
-for n in "${names[@]}"; do : >"$work/$n.set"; : >"$work/$n.get"; done
+for n in "${names[@]}"; do : >"$work/$n.set"; : >"$work/$n.get"; : >"$work/$n.cpu"; done
 if [ "$WARMUP" = 1 ]; then
 	for i in 0 1 2; do measure "$i" >/dev/null; done
 fi
 for round in $(seq 1 "$ROUNDS"); do
 	first=$(( (round - 1) % 3 ))
-	declare -A set_rps get_rps
+	declare -A set_rps get_rps cpu
 	for k in 0 1 2; do
 		i=$(( (first + k) % 3 ))
-		read -r set_rps[$i] get_rps[$i] < <(measure "$i")
+		read -r set_rps[$i] get_rps[$i] cpu[$i] < <(measure "$i")
 		echo "${set_rps[$i]}" >>"$work/${names[$i]}.set"
 		echo "${get_rps[$i]}" >>"$work/${names[$i]}.get"
+		echo "${cpu[$i]}" >>"$work/${names[$i]}.cpu"
 	done
-	printf '| %d | %s | %s | %s | %s | %s | %s | %s |\n' "$round" "${names[$first]}" \
-		"${set_rps[0]}" "${set_rps[1]}" "${set_rps[2]}" "${get_rps[0]}" "${get_rps[1]}" "${get_rps[2]}"
+	printf '| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$round" "${names[$first]}" \
+		"${set_rps[0]}" "${set_rps[1]}" "${set_rps[2]}" "${get_rps[0]}" "${get_rps[1]}" "${get_rps[2]}" \
+		"${cpu[0]}" "${cpu[1]}" "${cpu[2]}"
 done
 echo
 printf '| median | redis-server ops/s | gridkv 1 core ops/s | ratio | gridkv all cores ops/s | ratio |\n|---|---|---|---|---|---|\n'
@@ -148,3 +166,11 @@ for op in set get; do
 	r=$(median <"$work/redis.$op"); g=$(median <"$work/gridkv.$op"); a=$(median <"$work/gridkv_all.$op")
 	awk -v op="${op^^}" -v r="$r" -v g="$g" -v a="$a" 'BEGIN{ printf "| %s | %.0f | %.0f | %.2f | %.0f | %.2f |\n", op, r, g, g/r, a, a/r }'
 done
+r=$(median <"$work/redis.cpu"); g=$(median <"$work/gridkv.cpu"); a=$(median <"$work/gridkv_all.cpu")
+if [ "$r" -gt 0 ] 2>/dev/null; then
+	echo
+	echo "Server CPU per request (SET and GET runs together; lower is better; ratio = redis ÷ gridkv, higher is better for gridkv):"
+	echo
+	printf '| median | redis-server ns | gridkv 1 core ns | ratio | gridkv all cores ns | ratio |\n|---|---|---|---|---|---|\n'
+	awk -v r="$r" -v g="$g" -v a="$a" 'BEGIN{ printf "| CPU/request | %.0f | %.0f | %.2f | %.0f | %.2f |\n", r, g, r/g, a, r/a }'
+fi

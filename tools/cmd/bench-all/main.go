@@ -42,14 +42,14 @@ func sections(quick bool) []section {
 	count, benchtime := "5", "1s"
 	swim := []string{"go", "run", "./cmd/bench-swim"}
 	storageMem := []string{"go", "run", "./cmd/bench-storage"}
-	compare := []string{"ROUNDS=3", "REQUESTS=500000"}
+	compare := []string{"ROUNDS=7", "REQUESTS=500000"}
 	cluster := []string{"go", "run", "./cmd/gridkv-bench", "--nodes", "3", "--duration", "20s", "--progress=false"}
 	if quick {
 		count, benchtime = "3", "300ms"
 		swim = append(swim, "-n", "16", "-joins", "2", "-kills", "1", "-loss-window", "8s", "-stall", "3s",
 			"-stall-observe", "6s", "-idle-window", "6s")
 		storageMem = append(storageMem, "-n", "1000000")
-		compare = []string{"ROUNDS=3", "REQUESTS=200000"}
+		compare = []string{"ROUNDS=5", "REQUESTS=200000"}
 		cluster = []string{"go", "run", "./cmd/gridkv-bench", "--nodes", "3", "--duration", "5s", "--keys", "20000", "--progress=false"}
 	}
 	gotest := func(pkg string) []string {
@@ -68,7 +68,7 @@ func sections(quick bool) []section {
 			about: "cmd/bench-storage: heap bytes per entry and forced-GC time per implementation, each in a fresh process."},
 		{name: "server", title: "Server: gridkv-server vs redis-server", timeout: 30 * time.Minute, env: compare,
 			cmd:   []string{"bash", "scripts/compare-redis.sh"},
-			about: "scripts/compare-redis.sh: the same redis-benchmark -t set,get -P 16 -c 50 -d 64 -r 100000 against redis-server and a single-node gridkv-server, in rotating order, medians and ratios. gridkv-server runs twice: on one core (GOMAXPROCS=1, as redis-server uses one, leaving the other core of a 2-core machine to the single-threaded redis-benchmark) and with Go's default of every core (competing with redis-benchmark for its core). redis-benchmark is pinned to CPU 0 and the single-core servers to the last CPU; the servers not being measured are stopped (SIGSTOP) meanwhile; one unmeasured pass per server fills the key space first."},
+			about: "scripts/compare-redis.sh: the same redis-benchmark -t set,get -P 16 -c 50 -d 64 -r 100000 against redis-server and a single-node gridkv-server, in rotating order, medians and ratios. gridkv-server runs twice: on one core (GOMAXPROCS=1, as redis-server uses one, leaving the other core of a 2-core machine to the single-threaded redis-benchmark) and with Go's default of every core (competing with redis-benchmark for its core). redis-benchmark is pinned to CPU 0 and the single-core servers to the last CPU; the servers not being measured are stopped (SIGSTOP) meanwhile; one unmeasured pass per server fills the key space first. Server CPU per request (from /proc/PID/task/*/schedstat) is reported too: unlike requests per second it does not depend on whether the single-threaded client was the bottleneck."},
 		{name: "cluster", title: "Embedded 3-node cluster (gridkv-bench)", timeout: 10 * time.Minute, cmd: cluster,
 			about: "cmd/gridkv-bench: 3 nodes on loopback TCP, N=3, QUORUM, 20% SET / 80% GET, 64-byte values, 50 workers. No peer anchor: an absolute figure for tracking."},
 	}
