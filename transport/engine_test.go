@@ -420,3 +420,45 @@ func callConcurrently(t *testing.T, a transport.Transport, addr string, callers,
 		}
 	}
 }
+
+// TestCorkWithSmallOutboundQueue: responses held back by the cork count
+// against OutboundQueueBytes, but only the socket may make a reply wait: a
+// corked queue that cannot take the next reply is written out first, so an
+// inline handler's reply is never dropped as overloaded because of bytes
+// the connection chose to hold.
+func TestCorkWithSmallOutboundQueue(t *testing.T) {
+	forEngine(t, func(t *testing.T, e transport.Engine) {
+		cfg := testConfig(e)
+		cfg.ConnsPerPeer = 1
+		cfg.MaxFrameSize = 4 << 10
+		cfg.OutboundQueueBytes = 16 << 10 // below the cork's own 64 KiB limit
+		a, b := listen(t, cfg), listen(t, cfg)
+		if err := b.HandleInline(typeEcho, echo); err != nil {
+			t.Fatal(err)
+		}
+		const callers, each = 64, 20
+		errs := make(chan error, callers)
+		for range callers {
+			go func() {
+				for range each {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					_, err := a.Call(ctx, b.Addr(), typeEcho, make([]byte, 1<<10))
+					cancel()
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range callers {
+			if err := <-errs; err != nil {
+				t.Fatalf("call: %v", err)
+			}
+		}
+		if n := peerStats(b, a.Addr()).Errors.Overloaded; n != 0 {
+			t.Fatalf("server dropped %d replies as overloaded", n)
+		}
+	})
+}

@@ -161,6 +161,14 @@ func (s *session) enqueue(ctx context.Context, h Header, payload []byte, block b
 		if len(s.pend) == 0 || len(s.pend)+need <= limit {
 			break
 		}
+		if s.corked && !s.flushing {
+			// The queue holds bytes only because of the cork, not because
+			// the socket is slow: write them now and look again.
+			s.flushing = true
+			_ = s.io.flushLocked(s) // unlocks; a failure fails the session
+			s.mu.Lock()
+			continue
+		}
 		if !block {
 			s.mu.Unlock()
 			return fmt.Errorf("%w: outbound queue to %s full", ErrOverloaded, s.peer.addr)
