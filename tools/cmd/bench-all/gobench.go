@@ -45,11 +45,12 @@ func parseBench(r io.Reader) []benchLine {
 	return out
 }
 
-// row is one benchmark's medians over its -count runs.
+// row is one benchmark's medians over its runs.
 type row struct {
 	group, impl string
 	runs        int
 	metrics     map[string]float64
+	ns          []float64 // ns/op of each run, in run order
 }
 
 func median(v []float64) float64 {
@@ -96,7 +97,7 @@ func summarize(lines []benchLine) []row {
 	var rows []row
 	for _, name := range order {
 		a := accs[name]
-		r := row{group: a.group, impl: a.impl, metrics: map[string]float64{}}
+		r := row{group: a.group, impl: a.impl, metrics: map[string]float64{}, ns: a.vals["ns/op"]}
 		for k, vs := range a.vals {
 			r.metrics[k] = median(vs)
 			r.runs = max(r.runs, len(vs))
@@ -104,6 +105,20 @@ func summarize(lines []benchLine) []row {
 		rows = append(rows, r)
 	}
 	return rows
+}
+
+// pairedRatio is the median over runs of r's ns/op ÷ a's in the same run
+// (the i-th result of each), over the runs both have.
+func pairedRatio(r, a row) float64 {
+	n := min(len(r.ns), len(a.ns))
+	if n == 0 {
+		return r.metrics["ns/op"] / a.metrics["ns/op"]
+	}
+	q := make([]float64, n)
+	for i := range q {
+		q[i] = r.ns[i] / a.ns[i]
+	}
+	return median(q)
 }
 
 // anchorOf picks the row the others in its group are compared with: the
@@ -149,7 +164,7 @@ func writeBenchTables(w io.Writer, rows []row) {
 			}
 			sort.Strings(extra)
 			fmt.Fprintf(w, "| %s | %s | %s | %.2f | %s | %s | %s | %d |\n", orDash(r.impl), num(ns), num(a.metrics["ns/op"]),
-				ns/a.metrics["ns/op"], optNum(r.metrics, "B/op"), optNum(r.metrics, "allocs/op"), strings.Join(extra, ", "), r.runs)
+				pairedRatio(r, a), optNum(r.metrics, "B/op"), optNum(r.metrics, "allocs/op"), strings.Join(extra, ", "), r.runs)
 		}
 	}
 }

@@ -36,16 +36,21 @@ type section struct {
 	env                []string
 	timeout            time.Duration
 	gobench            bool // parse go test -bench output into tables
+	// repeat runs cmd this many times in a row (at least once): with
+	// -count 1, every implementation is measured once per run, so the
+	// runs interleave them and a slow spell of the machine falls on all
+	// of them alike instead of on whichever ran during it.
+	repeat int
 }
 
 func sections(quick bool) []section {
-	count, benchtime := "5", "1s"
+	runs, benchtime := 5, "1s"
 	swim := []string{"go", "run", "./cmd/bench-swim"}
 	storageMem := []string{"go", "run", "./cmd/bench-storage"}
 	compare := []string{"ROUNDS=7", "REQUESTS=500000"}
 	cluster := []string{"go", "run", "./cmd/gridkv-bench", "--nodes", "3", "--duration", "20s", "--progress=false"}
 	if quick {
-		count, benchtime = "3", "300ms"
+		runs, benchtime = 3, "300ms"
 		swim = append(swim, "-n", "16", "-joins", "2", "-kills", "1", "-loss-window", "8s", "-stall", "3s",
 			"-stall-observe", "6s", "-idle-window", "6s")
 		storageMem = append(storageMem, "-n", "1000000")
@@ -53,14 +58,14 @@ func sections(quick bool) []section {
 		cluster = []string{"go", "run", "./cmd/gridkv-bench", "--nodes", "3", "--duration", "5s", "--keys", "20000", "--progress=false"}
 	}
 	gotest := func(pkg string) []string {
-		return []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", count, "-benchtime", benchtime, pkg}
+		return []string{"go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "1", "-benchtime", benchtime, pkg}
 	}
 	return []section{
-		{name: "ring", title: "Consistent-hash ring", gobench: true, timeout: 30 * time.Minute, cmd: gotest("./bench/ring"),
+		{name: "ring", title: "Consistent-hash ring", gobench: true, repeat: runs, timeout: 30 * time.Minute, cmd: gotest("./bench/ring"),
 			about: "tools/bench/ring: gridkv's ring against buraksezer/consistent and groupcache/consistenthash (see its doc.go)."},
-		{name: "storage", title: "Storage engine", gobench: true, timeout: 60 * time.Minute, cmd: gotest("./bench/storage"),
+		{name: "storage", title: "Storage engine", gobench: true, repeat: runs, timeout: 60 * time.Minute, cmd: gotest("./bench/storage"),
 			about: "tools/bench/storage: gridkv's sharded store against otter, ristretto, xsync.Map and sync.Map (see its doc.go)."},
-		{name: "transport", title: "Transport", gobench: true, timeout: 30 * time.Minute, cmd: gotest("./bench/transport"),
+		{name: "transport", title: "Transport", gobench: true, repeat: runs, timeout: 30 * time.Minute, cmd: gotest("./bench/transport"),
 			about: "tools/bench/transport: gridkv's transport against a raw net.Conn echo and gRPC (see its doc.go)."},
 		{name: "swim", title: "Membership (SWIM vs memberlist)", timeout: 60 * time.Minute, cmd: swim,
 			about: "cmd/bench-swim: swim and hashicorp/memberlist side by side on loopback with the same fault injection; rows are measured in the same run."},
@@ -115,8 +120,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		start := time.Now()
 		outText, errText, err := execute(ctx, toolsDir, s)
 		took := time.Since(start).Round(time.Second)
-		fmt.Fprintf(&report, "\n## %s\n\n%s\n\nCommand (in tools/): `%s%s` — took %v, load average before: %s.\n",
-			s.title, s.about, envPrefix(s.env), strings.Join(s.cmd, " "), took, loadAvg())
+		times := ""
+		if s.repeat > 1 {
+			times = fmt.Sprintf(" (%d runs in a row)", s.repeat)
+		}
+		fmt.Fprintf(&report, "\n## %s\n\n%s\n\nCommand (in tools/): `%s%s`%s — took %v, load average before: %s.\n",
+			s.title, s.about, envPrefix(s.env), strings.Join(s.cmd, " "), times, took, loadAvg())
 		if err != nil {
 			failed++
 			fmt.Fprintf(stderr, "bench-all: %s failed: %v\n", s.name, err)
@@ -130,7 +139,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(&report, "\n**FAILED**: no benchmark results\n\n```\n%s\n```\n", tail(outText+errText, 4000))
 				continue
 			}
-			fmt.Fprintf(&report, "\nMedians over the runs; ratio = ns/op ÷ the anchor's ns/op (below 1: faster than the anchor).\n")
+			fmt.Fprintf(&report, "\nEach run measures every implementation once. Columns are medians over the runs; ratio = the median over runs of ns/op ÷ the anchor's ns/op in the same run (below 1: faster than the anchor).\n")
 			writeBenchTables(&report, rows)
 		} else {
 			fmt.Fprintf(&report, "\n```\n%s\n```\n", strings.TrimSpace(outText))
@@ -167,16 +176,22 @@ func moduleDir() (string, error) {
 	return filepath.Dir(mod), nil
 }
 
+// execute runs s.cmd (s.repeat times, stopping at the first failure) and
+// returns the runs' standard output and error, concatenated.
 func execute(ctx context.Context, dir string, s section) (string, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.cmd[0], s.cmd[1:]...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), s.env...)
 	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	return out.String(), errb.String(), err
+	for range max(s.repeat, 1) {
+		cmd := exec.CommandContext(ctx, s.cmd[0], s.cmd[1:]...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), s.env...)
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			return out.String(), errb.String(), err
+		}
+	}
+	return out.String(), errb.String(), nil
 }
 
 func writeHeader(w io.Writer, toolsDir string, quick bool) {
