@@ -280,7 +280,7 @@ func (n *netIO) runHere(t *task) bool {
 // compare-and-swap decides which.
 func (n *netIO) runHanded(s *session, t *task) bool {
 	b := n.busy.Add(1) // odd: a handler runs
-	if n.slowArmed.CompareAndSwap(false, true) {
+	if !n.slowArmed.Load() && n.slowArmed.CompareAndSwap(false, true) {
 		n.slow.Reset(slowHandler)
 	}
 	func() {
