@@ -116,8 +116,9 @@ cpu_ns() {
 # measure I -> "SET_RPS GET_RPS CPU_NS_PER_REQUEST" for server I (0 redis,
 # 1 gridkv 1 core, 2 gridkv all cores), with the other two stopped
 # meanwhile. CPU per request is the server's CPU time over the SET and GET
-# runs divided by their requests: unlike requests per second it does not
-# depend on whether the single-threaded client was the bottleneck.
+# runs divided by their requests. It moves less than requests per second
+# when the single-threaded client is the bottleneck, but it is not immune:
+# a server that waits for its client sleeps and wakes more per request.
 measure() {
 	local j c0 c1 rps
 	for j in 0 1 2; do [ "$j" = "$1" ] || kill -STOP "${pids[$j]}"; done
@@ -169,7 +170,7 @@ done
 r=$(median <"$work/redis.cpu"); g=$(median <"$work/gridkv.cpu"); a=$(median <"$work/gridkv_all.cpu")
 if [ "$r" -gt 0 ] 2>/dev/null; then
 	echo
-	echo "Server CPU per request (SET and GET runs together; lower is better; ratio = redis ÷ gridkv, higher is better for gridkv):"
+	echo "Server CPU per request (SET and GET runs together, all threads; lower is better; ratio = redis ÷ gridkv, higher is better for gridkv):"
 	echo
 	printf '| median | redis-server ns | gridkv 1 core ns | ratio | gridkv all cores ns | ratio |\n|---|---|---|---|---|---|\n'
 	awk -v r="$r" -v g="$g" -v a="$a" 'BEGIN{ printf "| CPU/request | %.0f | %.0f | %.2f | %.0f | %.2f |\n", r, g, r/g, a, r/a }'
