@@ -47,6 +47,9 @@ func run(args []string, getenv func(string) string, stderr io.Writer, stop <-cha
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	if err == nil {
+		err = s.checkPorts()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2

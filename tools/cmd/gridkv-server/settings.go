@@ -283,6 +283,56 @@ func (s *settings) serverConfig(i int) (server.Config, error) {
 }
 
 // offsetPort adds i to addr's port (a 0 port stays 0).
+// checkPorts rejects settings whose listen addresses would collide: with
+// --local-cluster n, node i listens on port+i of each of --addr,
+// --admin-addr and --cluster-addr, so their ranges of n ports on one host
+// must not overlap (port 0, "any free port", never collides).
+func (s *settings) checkPorts() error {
+	n := max(s.localCluster, 1)
+	type span struct {
+		flag, host string
+		lo         int
+	}
+	var spans []span
+	for _, a := range []struct{ flag, addr string }{
+		{"addr", s.addr}, {"admin-addr", s.adminAddr}, {"cluster-addr", s.clusterAddr},
+	} {
+		if a.addr == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(a.addr)
+		if err != nil {
+			return fmt.Errorf("%w: --%s %q: %v", gridkv.ErrInvalidOptions, a.flag, a.addr, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil || p < 0 || p > 65535 {
+			return fmt.Errorf("%w: --%s %q: bad port", gridkv.ErrInvalidOptions, a.flag, a.addr)
+		}
+		if p == 0 {
+			continue
+		}
+		for _, o := range spans {
+			sameHost := o.host == host || anyHost(o.host) || anyHost(host)
+			if sameHost && p < o.lo+n && o.lo < p+n {
+				return fmt.Errorf("%w: --%s %s and --%s %s need ports %d-%d and %d-%d, which overlap",
+					gridkv.ErrInvalidOptions, a.flag, a.addr, o.flag, net.JoinHostPort(o.host, strconv.Itoa(o.lo)),
+					p, p+n-1, o.lo, o.lo+n-1)
+			}
+		}
+		spans = append(spans, span{a.flag, host, p})
+	}
+	return nil
+}
+
+// anyHost reports whether host means every interface ("", 0.0.0.0, ::).
+func anyHost(host string) bool {
+	if host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
+}
+
 func offsetPort(addr string, i int) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -125,6 +125,39 @@ func TestSettingsErrors(t *testing.T) {
 	}
 }
 
+// TestSettingsPortOverlap: the port ranges of --addr, --admin-addr and
+// --cluster-addr (one port per --local-cluster node) must not overlap on a
+// host; port 0 and different hosts never collide.
+func TestSettingsPortOverlap(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{nil, true}, // the defaults: 6380, 8380, 7480
+		{[]string{"--local-cluster", "3"}, true},
+		{[]string{"--addr", "127.0.0.1:7480"}, false},
+		{[]string{"--local-cluster", "3", "--addr", "127.0.0.1:7478"}, false}, // 7478-7480 meets 7480-7482
+		{[]string{"--local-cluster", "3", "--addr", "127.0.0.1:7477"}, true},
+		{[]string{"--addr", ":7480"}, false}, // every interface includes 127.0.0.1
+		{[]string{"--addr", "0.0.0.0:7480"}, false},
+		{[]string{"--addr", "[::]:7481", "--local-cluster", "2"}, false},
+		{[]string{"--addr", "127.0.0.2:7480"}, true},
+		{[]string{"--addr", "127.0.0.1:0", "--cluster-addr", "127.0.0.1:0"}, true},
+		{[]string{"--admin-addr", "", "--addr", "127.0.0.1:7480", "--cluster-addr", "127.0.0.1:7481"}, true},
+		{[]string{"--admin-addr", "127.0.0.1:7481", "--cluster-addr", "127.0.0.1:7481"}, false},
+		{[]string{"--cluster-addr", "127.0.0.1:http"}, false},
+	} {
+		s, err := load(tc.args, env(nil), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.checkPorts()
+		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, gridkv.ErrInvalidOptions)) {
+			t.Errorf("%v: checkPorts() = %v, want ok=%v", tc.args, err, tc.ok)
+		}
+	}
+}
+
 // TestHelpDocumentsEverySetting checks --help lists every flag with its
 // environment variable rule.
 func TestHelpDocumentsEverySetting(t *testing.T) {
