@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 )
 
 // gnetEngine hands every connection, after the handshake, to a gnet/v2
@@ -37,13 +36,11 @@ type gnetIO struct {
 	// (no event-loop round trip, no gnet allocations). Only when the
 	// socket is full does the rest go through AsyncWrite, and later
 	// batches follow it there (viaLoop, under the session's mu) until
-	// gnet's buffer is empty, keeping bytes in order. fdMu keeps the
-	// descriptor from being closed (OnClose runs before gnet closes it)
-	// during a write.
-	fdMu     sync.RWMutex
-	fd       int
-	fdClosed bool
-	viaLoop  bool
+	// gnet's buffer is empty, keeping bytes in order. w's descriptor is
+	// set in OnOpen and closed for writes in OnClose, which runs before
+	// gnet closes it.
+	w       rawWriter
+	viaLoop bool
 
 	mu    sync.Mutex
 	c     gnet.Conn // set in OnOpen, before any traffic
@@ -71,7 +68,7 @@ func newGnetEngine(ep *Endpoint) (*gnetEngine, error) {
 }
 
 func (e *gnetEngine) attach(s *session, c net.Conn) error {
-	g := &gnetIO{}
+	g := &gnetIO{w: rawWriter{fd: -1}}
 	g.cb = func(c gnet.Conn, err error) error { return g.written(s, c, err) }
 	s.mu.Lock()
 	s.io = g
@@ -149,27 +146,7 @@ func (g *gnetIO) flushLocked(s *session) error {
 }
 
 // writeDirect writes what the socket takes now.
-func (g *gnetIO) writeDirect(buf []byte) (int, error) {
-	g.fdMu.RLock()
-	defer g.fdMu.RUnlock()
-	if g.fdClosed {
-		return 0, net.ErrClosed
-	}
-	written := 0
-	for written < len(buf) {
-		n, err := unix.Write(g.fd, buf[written:])
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err == unix.EAGAIN:
-			return written, nil
-		case err != nil:
-			return written, err
-		}
-		written += n
-	}
-	return written, nil
-}
+func (g *gnetIO) writeDirect(buf []byte) (int, error) { return g.w.tryWrite(buf) }
 
 // asyncWrite hands buf (part of s.inflight) to the event loop.
 func (g *gnetIO) asyncWrite(s *session, buf []byte) error {
@@ -251,9 +228,7 @@ func (*gnetHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	g.mu.Lock()
 	g.c = c
 	g.mu.Unlock()
-	g.fdMu.Lock()
-	g.fd = c.Fd()
-	g.fdMu.Unlock()
+	g.w.setFD(c.Fd())
 	return nil, gnet.None
 }
 
@@ -261,9 +236,7 @@ func (*gnetHandler) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func (*gnetHandler) OnClose(c gnet.Conn, err error) gnet.Action {
 	s := c.Context().(*session)
 	g := s.io.(*gnetIO)
-	g.fdMu.Lock() // waits for a direct write in progress; gnet closes the fd after us
-	g.fdClosed = true
-	g.fdMu.Unlock()
+	g.w.close() // waits for a direct write in progress; gnet closes the fd after us
 	if err == nil {
 		err = ErrConnClosed
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 // errGnetUnsupported: the gnet engine writes to descriptors directly
-// (golang.org/x/sys/unix), so it is built on Unix systems only.
+// (rawWriter, write(2)), so it is built on Unix systems only.
 var errGnetUnsupported = errors.New("transport: EngineGnet is only available on Unix systems")
 
 type gnetEngine struct{}

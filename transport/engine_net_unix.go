@@ -8,15 +8,15 @@ import (
 	"syscall"
 )
 
-// rawWriter writes what a socket takes now, without waiting for it to
-// become writable: non-blocking write(2) calls on the socket's descriptor
-// (repeated on EINTR and short writes), no deadline and so no runtime
-// timer, and none of the runtime poller's per-call bookkeeping. Only the
-// holder of the session's flushing token writes; mu keeps the descriptor
-// from being closed (and its number reused) during a write.
+// rawWriter writes what a non-blocking socket takes now, straight to its
+// descriptor: write(2) calls (repeated on EINTR and short writes) with no
+// deadline, so no runtime timer, and none of the runtime poller's per-call
+// bookkeeping. Both engines use it for their direct writes; only the holder
+// of a session's flushing token writes. mu keeps the descriptor from being
+// closed (and its number reused) during a write.
 type rawWriter struct {
 	mu     sync.RWMutex
-	fd     int
+	fd     int // -1 until set
 	closed bool
 }
 
@@ -30,12 +30,19 @@ func newRawWriter(rc syscall.RawConn) *rawWriter {
 	return w
 }
 
+// setFD sets the descriptor to write to.
+func (w *rawWriter) setFD(fd int) {
+	w.mu.Lock()
+	w.fd = fd
+	w.mu.Unlock()
+}
+
 // tryWrite writes buf as far as the socket takes it now and reports how
-// much it wrote; the rest is the writer goroutine's.
+// much it wrote; the rest is the caller's to hand on.
 func (w *rawWriter) tryWrite(buf []byte) (int, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	if w.closed {
+	if w.closed || w.fd < 0 {
 		return 0, net.ErrClosed
 	}
 	k := 0
