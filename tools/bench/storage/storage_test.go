@@ -13,6 +13,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/dgraph-io/ristretto/v2"
 	"github.com/gridkv/gridkv/storage"
+	"github.com/gridkv/gridkv/tools/internal/cputime"
 	"github.com/maypok86/otter/v2"
 	"github.com/puzpuzpuz/xsync/v4"
 )
@@ -415,7 +416,7 @@ func run(b *testing.B, writeEvery int) {
 					gridkvApplied.Store(0)
 					b.ReportAllocs()
 					b.SetParallelism(1)
-					cpu0 := processCPU()
+					cpu0 := cputime.Process()
 					b.ResetTimer()
 					b.RunParallel(func(pb *testing.PB) {
 						id := int(ids.Add(1))
@@ -443,7 +444,7 @@ func run(b *testing.B, writeEvery int) {
 					// CPU time of the whole process (all goroutines, GC
 					// included) per operation: much less sensitive than
 					// ns/op to other processes competing for the cores.
-					if cpu := processCPU() - cpu0; cpu > 0 {
+					if cpu := cputime.Process() - cpu0; cpu > 0 {
 						b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 					}
 					if writeEvery != 1 {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/gridkv/gridkv/tools/internal/cputime"
 	"github.com/gridkv/gridkv/transport"
 )
 
@@ -103,7 +104,7 @@ func BenchmarkTransportRTT(b *testing.B) {
 		}
 		buf := make([]byte, 64)
 		b.ReportAllocs()
-		cpu0 := processCPU()
+		cpu0 := cputime.Process()
 		b.ResetTimer()
 		for range b.N {
 			if _, err := c.Write(payload); err != nil {
@@ -124,7 +125,7 @@ func BenchmarkTransportRTT(b *testing.B) {
 			cli, srv := pairWith(b, v.engine, 1, v.inline)
 			ctx := context.Background()
 			b.ReportAllocs()
-			cpu0 := processCPU()
+			cpu0 := cputime.Process()
 			b.ResetTimer()
 			for range b.N {
 				if _, err := cli.Call(ctx, srv.Addr(), typeEcho, payload); err != nil {
@@ -142,7 +143,7 @@ func BenchmarkTransportRTT(b *testing.B) {
 // one side idle at a time, so this is close to ns/op but much less
 // sensitive to other processes competing for the cores.
 func reportCPU(b *testing.B, cpu0 time.Duration) {
-	if cpu := processCPU() - cpu0; cpu > 0 && b.N > 0 {
+	if cpu := cputime.Process() - cpu0; cpu > 0 && b.N > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -1,14 +1,15 @@
 //go:build unix
 
-package transportbench
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the user+system CPU time used by this process so far.
-func processCPU() time.Duration {
+// Process returns the user and system CPU time this process has used so
+// far, every thread included, or 0 if it cannot be read.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
