@@ -4,33 +4,34 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
-	"sync/atomic"
 	"unsafe"
 )
 
 // A shard of the sharded backend keeps every entry in a chunk of a byte page.
 // Chunk layout (32-byte header):
 //
-//	[0:4)   meta     uint32, native endian, always accessed atomically:
-//	                 klen in the low 16 bits, LRU stamp in the high 16 bits
-//	                 (readers update the stamp under the read lock)
-//	[4:8)   vlen     uint32 little endian: stored value length in the low
-//	                 28 bits, flags in the high 4
-//	[8:16)  expiry   int64 little endian (a free chunk keeps the next free
-//	                 chunk's ref in [8:12))
+//	[0:4)   meta     uint32: klen in the low 16 bits, LRU stamp in the
+//	                 high 16 bits (reads update the stamp)
+//	[4:8)   vlen     uint32: stored value length in the low 28 bits, flags
+//	                 in the high 4
+//	[8:16)  expiry   int64 (a free chunk keeps the next free chunk's ref
+//	                 here)
 //	[16:32) version  [16]byte
+//
+// The header is read and written as a chunkHeader, in the machine's byte
+// order.
+//
 //	[32:)   key, then value (for a tombstone: 8 bytes, the deletion time)
 //
 // A chunk's size class is derived from its lengths, so it is not stored. A
 // chunk is addressed by a 32-bit ref: page index << 16 | offset / 8. Chunks
-// start at multiples of 8, so the meta word is aligned for atomics. Ref 0 is
+// start at multiples of 8, so header fields are aligned. Ref 0 is
 // never a chunk (page 0 starts carving at offset 8), so 0 can mean "empty";
 // memory never carved reads as klen 0, which no entry has.
 const (
 	hdrMeta    = 0
 	hdrVlen    = 4
 	hdrExpiry  = 8
-	hdrNext    = 8
 	hdrVersion = 16
 	hdrSize    = 32
 
@@ -87,21 +88,35 @@ func classSize(class uint8) int {
 	return 1<<p + (k%8+1)<<(p-3)
 }
 
-func le32(b []byte) uint32     { return binary.LittleEndian.Uint32(b) }
+// chunkHeader is the header of a chunk, in the machine's byte order
+// (chunks live only in memory). A free chunk keeps the ref of the next free
+// chunk of its class in expiry.
+type chunkHeader struct {
+	meta    uint32
+	vlen    uint32
+	expiry  int64
+	version Version
+}
+
+// next returns a free chunk's successor on its free list.
+func (hd *chunkHeader) next() uint32 { return uint32(hd.expiry) }
+
+// header returns the header of chunk c, which has at least hdrSize bytes.
+func header(c []byte) *chunkHeader {
+	_ = c[hdrSize-1]
+	return (*chunkHeader)(unsafe.Pointer(&c[0]))
+}
+
 func le64(b []byte) uint64     { return binary.LittleEndian.Uint64(b) }
-func put32(b []byte, v uint32) { binary.LittleEndian.PutUint32(b, v) }
 func put64(b []byte, v uint64) { binary.LittleEndian.PutUint64(b, v) }
 
-func metaWord(c []byte) *uint32 { return (*uint32)(unsafe.Pointer(&c[hdrMeta])) }
-func chunkKlen(c []byte) int    { return int(atomic.LoadUint32(metaWord(c)) & 0xffff) }
-func chunkStamp(c []byte) uint16 {
-	return uint16(atomic.LoadUint32(metaWord(c)) >> 16)
-}
-func chunkVlen(c []byte) int     { return int(le32(c[hdrVlen:]) & vlenMask) }
-func chunkFlags(c []byte) uint32 { return le32(c[hdrVlen:]) >> vlenBits }
+func chunkKlen(c []byte) int     { return int(header(c).meta & 0xffff) }
+func chunkStamp(c []byte) uint16 { return uint16(header(c).meta >> 16) }
+func chunkVlen(c []byte) int     { return int(header(c).vlen & vlenMask) }
+func chunkFlags(c []byte) uint32 { return header(c).vlen >> vlenBits }
 func chunkKey(c []byte) []byte   { return c[hdrSize : hdrSize+chunkKlen(c)] }
 func chunkTomb(c []byte) bool    { return chunkFlags(c)&flagTombstone != 0 }
-func chunkExpiry(c []byte) int64 { return int64(le64(c[hdrExpiry:])) }
+func chunkExpiry(c []byte) int64 { return header(c).expiry }
 func chunkVersion(c []byte) (v Version) {
 	copy(v[:], c[hdrVersion:hdrVersion+16])
 	return v
@@ -112,15 +127,12 @@ func chunkClass(c []byte) (uint8, int) {
 	return sizeClass(hdrSize + chunkKlen(c) + chunkVlen(c))
 }
 
-// setStamp records an access for sampled LRU; safe under the read lock
-// (every reader holding it writes the same stamp).
+// setStamp records an access for sampled LRU. It stores only if the stamp
+// changes, so that reading an entry again soon does not dirty its line.
 func setStamp(c []byte, stamp uint16) {
-	p := metaWord(c)
-	for {
-		w := atomic.LoadUint32(p)
-		if uint16(w>>16) == stamp || atomic.CompareAndSwapUint32(p, w, w&0xffff|uint32(stamp)<<16) {
-			return
-		}
+	hd := header(c)
+	if uint16(hd.meta>>16) != stamp {
+		hd.meta = hd.meta&0xffff | uint32(stamp)<<16
 	}
 }
 
@@ -193,7 +205,7 @@ func (sh *shard) alloc(class uint8, size int) (uint32, error) {
 	}
 	if ref := sh.free[class]; ref != 0 {
 		c := sh.chunk(ref)
-		sh.free[class] = le32(c[hdrNext:])
+		sh.free[class] = header(c).next()
 		return ref, nil
 	}
 	if sh.tailOff+size > len(sh.pages[sh.tail]) {
@@ -222,7 +234,8 @@ func (sh *shard) release(ref uint32) {
 		sh.freePages = append(sh.freePages, uint16(idx))
 		return
 	}
-	put32(c[hdrVlen:], le32(c[hdrVlen:])|flagFree<<vlenBits)
-	put32(c[hdrNext:], sh.free[class])
+	hd := header(c)
+	hd.vlen |= flagFree << vlenBits
+	hd.expiry = int64(sh.free[class]) // the next free chunk, see chunkHeader
 	sh.free[class] = ref
 }

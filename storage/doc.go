@@ -49,8 +49,8 @@
 //   - Hash ranges: Range(start, end) visits the entries whose key hash is in
 //     [start, end), wrapping around when start >= end (so Range(0, 0) visits
 //     all). The hash defaults to xxhash64, the ring's hash, so storage ranges
-//     are ring ranges. Each shard is copied under its read lock: the view is
-//     consistent per shard, and writers wait only for one shard's copy.
+//     are ring ranges. Each shard is copied under its lock: the view is
+//     consistent per shard, and reads and writes wait only for one shard's copy.
 //   - Digests: 1<<DigestBits buckets by the top bits of the key hash; a
 //     bucket's digest is the wrapping sum of EntryDigest(hash, version) over
 //     its entries, tombstones included, updated in O(1) per write. It does
@@ -62,8 +62,8 @@
 //
 // # Layout of the sharded backend
 //
-// A key's shard is chosen by the top bits of its hash. Each shard has an
-// RWMutex, an open-addressing index ([]uint64: 32 hash bits and a 32-bit
+// A key's shard is chosen by the top bits of its hash. Each shard has a
+// mutex, an open-addressing index ([]uint64: 32 hash bits and a 32-bit
 // chunk reference per slot, linear probing, backward-shift deletion), byte
 // pages (1 KiB growing to 512 KiB with the shard) from which entry chunks are
 // carved by size class (8-byte steps to 512 bytes, then 12.5% steps; free

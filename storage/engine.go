@@ -38,7 +38,7 @@ type Engine interface {
 	// it) whose key hash h lies in the half-open range [start, end). When
 	// start >= end the range wraps around: it is [start, 2^64) plus
 	// [0, end), so Range(0, 0, fn) visits everything. Each shard is copied
-	// under its read lock and fn runs after the lock is released: the view
+	// under its lock and fn runs after the lock is released: the view
 	// is consistent per shard, not across shards, and writers wait only for
 	// the copy of one shard. key and e.Value are valid only during the call.
 	// Range stops early when fn returns false.
@@ -171,7 +171,7 @@ type rangeRecord struct {
 	tombstone      bool
 }
 
-// rangeBuffer holds a per-shard copy made under a read lock.
+// rangeBuffer holds a per-shard copy made under the shard's lock.
 type rangeBuffer struct {
 	buf  []byte
 	recs []rangeRecord

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func ver(n uint64) (v Version) {
@@ -711,6 +712,35 @@ func TestSystemClock(t *testing.T) {
 	}
 }
 
+// TestShardLayout checks the cache-line layout that shard's comment
+// describes: written fields in line 0, read-mostly slice headers alone in lines 1 and 2,
+// and a size that keeps every shard of an array line aligned.
+func TestShardLayout(t *testing.T) {
+	var sh shard
+	if off := unsafe.Offsetof(sh.deadlines) + unsafe.Sizeof(sh.deadlines); off > 64 {
+		t.Errorf("written fields end at byte %d, past the first cache line", off)
+	}
+	if off := unsafe.Offsetof(sh.slots); off != 64 {
+		t.Errorf("slots at byte %d, want 64", off)
+	}
+	if off := unsafe.Offsetof(sh.due); off != 192 {
+		t.Errorf("due at byte %d, want 192", off)
+	}
+	if size := unsafe.Sizeof(sh); size%64 != 0 {
+		t.Errorf("shard is %d bytes, not a multiple of 64", size)
+	}
+	s, err := NewSharded(Config{Shards: 4, DigestBits: 3, MaxKeySize: 8, MaxValueSize: 8, EvictionSamples: 1, ExpiryResolution: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range s.shards {
+		if p := uintptr(unsafe.Pointer(&s.shards[i].digests[0])); p%64 != 0 {
+			t.Errorf("shard %d digests at %#x, not cache-line aligned", i, p)
+		}
+	}
+}
+
 // TestEntryDigestSensitivity checks that EntryDigest tells apart the
 // (key hash, version) pairs replicas actually produce: every single-bit
 // change of either input changes the digest, and a million consecutive
@@ -750,5 +780,105 @@ func TestEntryDigestSensitivity(t *testing.T) {
 			t.Fatalf("versions %d and %d of one key have the same digest %#x", j, i, d)
 		}
 		seen[d] = i
+	}
+}
+
+// TestOverwriteKinds covers the in-place overwrite (same value length, same
+// or later deadline) and each way a write falls out of it: a shorter
+// deadline, a deadline added or removed, a new length, a tombstone over a
+// value and a value over a tombstone. After each write the entry, the
+// accounting and the digests must be as if written afresh, and the sweeper
+// must expire the entry at its latest deadline, not an earlier one.
+func TestOverwriteKinds(t *testing.T) {
+	sec := int64(time.Second)
+	steps := []struct {
+		name   string
+		value  string
+		expiry int64 // relative to the start, 0 = none
+		tomb   bool
+	}{
+		{"first", "aaaa", 10 * sec, false},
+		{"same length, later deadline", "bbbb", 20 * sec, false},
+		{"same length, same deadline", "cccc", 20 * sec, false},
+		{"same length, earlier deadline", "dddd", 15 * sec, false},
+		{"deadline removed", "eeee", 0, false},
+		{"no deadline either side", "ffff", 0, false},
+		{"deadline added", "gggg", 30 * sec, false},
+		{"longer value", "hhhhhhhh", 40 * sec, false},
+		{"tombstone", "", 0, true},
+		{"value over tombstone", "iiiiiiii", 50 * sec, false},
+		{"final, later deadline", "jjjjjjjj", 60 * sec, false},
+	}
+	clock := NewManualClock(modelEpoch)
+	for name, e := range openBoth(t, testConfig(clock)) {
+		t.Run(name, func(t *testing.T) {
+			start := clock.Now()
+			key := []byte("k")
+			for i, st := range steps {
+				en := Entry{Version: ver(uint64(i + 1)), Tombstone: st.tomb}
+				if !st.tomb {
+					en.Value = []byte(st.value)
+				}
+				if st.expiry != 0 {
+					en.Expiry = start + st.expiry
+				}
+				if ok, err := e.Put(key, en); !ok || err != nil {
+					t.Fatalf("%s: Put = %v, %v", st.name, ok, err)
+				}
+				got, err := e.GetEntry(key, nil)
+				if err != nil || got.Version != en.Version || got.Expiry != en.Expiry || got.Tombstone != st.tomb || string(got.Value) != st.value {
+					t.Fatalf("%s: GetEntry = %+v, %v; want %+v", st.name, got, err, en)
+				}
+				if old, _ := e.Put(key, Entry{Value: []byte("zzzz"), Version: ver(uint64(i))}); old {
+					t.Fatalf("%s: an older version was applied", st.name)
+				}
+				checkRecount(t, e)
+			}
+			// The final deadline is 60s; deadlines at 10s to 50s came before.
+			clock.Set(start + 59*sec)
+			if st := e.Sweep(); st.Expired != 0 {
+				t.Fatalf("sweep before the final deadline expired %d entries", st.Expired)
+			}
+			if v, err := e.Get(key, nil); err != nil || string(v) != "jjjjjjjj" {
+				t.Fatalf("Get before the deadline = %q, %v", v, err)
+			}
+			clock.Set(start + 60*sec)
+			if st := e.Sweep(); st.Expired != 1 {
+				t.Fatalf("sweep at the deadline expired %d entries, want 1", st.Expired)
+			}
+			checkRecount(t, e)
+		})
+	}
+}
+
+// TestOverwriteEarlierDeadline checks that a write that brings an entry's
+// deadline forward is expired at the new deadline even after the sweeper has
+// already re-queued the entry for its later one.
+func TestOverwriteEarlierDeadline(t *testing.T) {
+	sec := int64(time.Second)
+	clock := NewManualClock(modelEpoch)
+	for name, e := range openBoth(t, testConfig(clock)) {
+		t.Run(name, func(t *testing.T) {
+			start := clock.Now()
+			key := []byte("k")
+			put := func(v uint64, expiry int64) {
+				t.Helper()
+				if ok, err := e.Put(key, Entry{Value: []byte("vv"), Version: ver(v), Expiry: start + expiry}); !ok || err != nil {
+					t.Fatalf("Put = %v, %v", ok, err)
+				}
+			}
+			put(1, 10*sec)
+			put(2, 20*sec) // in place: the item for 10s stays, early
+			clock.Set(start + 12*sec)
+			if st := e.Sweep(); st.Expired != 0 {
+				t.Fatalf("sweep at 12s expired %d", st.Expired)
+			}
+			put(3, 15*sec) // earlier than the re-queued 20s item
+			clock.Set(start + 15*sec)
+			if st := e.Sweep(); st.Expired != 1 {
+				t.Fatalf("sweep at the new 15s deadline expired %d, want 1", st.Expired)
+			}
+			checkRecount(t, e)
+		})
 	}
 }

@@ -15,7 +15,7 @@ const prefetchBatch = 32
 // entry it points to); for a batch of keys at random places that is two
 // full memory latencies per key. Prefetch overlaps them: it first asks
 // for the slots of every key, then (those having arrived meanwhile) for
-// the entries they point to. Both rounds read under each shard's read lock.
+// the entries they point to. Both rounds read under each shard's lock.
 // Callers that have several keys in hand at once, such as a server that has
 // read a pipeline of commands, call it before working through them.
 func (s *Sharded) Prefetch(keys [][]byte) {
@@ -30,20 +30,20 @@ func (s *Sharded) Prefetch(keys [][]byte) {
 			h := s.hash(k)
 			hs[i] = h
 			sh := s.shardOf(h)
-			sh.mu.RLock()
+			sh.mu.Lock()
 			if n := len(sh.slots); n > 0 && !sh.closed {
 				prefetch(uintptr(unsafe.Pointer(&sh.slots[home(uint32(h), n)])))
 			}
-			sh.mu.RUnlock()
+			sh.mu.Unlock()
 		}
 		for i, k := range batch {
 			h := hs[i]
 			sh := s.shardOf(h)
-			sh.mu.RLock()
+			sh.mu.Lock()
 			if !sh.closed {
 				sh.prefetchEntry(uint32(h), len(k))
 			}
-			sh.mu.RUnlock()
+			sh.mu.Unlock()
 		}
 	}
 }
