@@ -46,7 +46,7 @@ type shard struct {
 	// segment). A write then costs two atomic instructions instead of
 	// sync.RWMutex's four, and its Lock and Unlock are inlined; measured at
 	// a million entries on two cores, writes were about 8% faster and reads
-	// unchanged. What readers lose is running side by side in one shard,
+	// within a few percent either way. What readers lose is running side by side in one shard,
 	// which with hundreds of shards and critical sections of a few hundred
 	// nanoseconds is rarely what they wait for.
 	mu         sync.Mutex
@@ -165,8 +165,8 @@ func (s *Sharded) deadline(c []byte) int64 {
 // At a million entries the index slot and the entry each miss the CPU's
 // caches, and the fewer instructions, calls and stores follow those misses,
 // the sooner the caller's next operation starts its own: measured (see
-// storage/README.md), each call, register spill or digest round cut here was
-// worth several percent of write throughput.
+// storage/README.md), each call or digest round cut here was worth several
+// percent of write throughput.
 func (s *Sharded) Put(key []byte, e Entry) (bool, error) {
 	// The limits are tested inline; checkPut (a call) makes the error.
 	if uint(len(key))-1 >= uint(s.cfg.MaxKeySize) || len(e.Value) > s.cfg.MaxValueSize && !e.Tombstone {
