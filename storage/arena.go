@@ -17,12 +17,10 @@ import (
 //	[8:16)  expiry   int64 (a free chunk keeps the next free chunk's ref
 //	                 here)
 //	[16:32) version  [16]byte
-//
-// The header is read and written as a chunkHeader, in the machine's byte
-// order.
-//
 //	[32:)   key, then value (for a tombstone: 8 bytes, the deletion time)
 //
+// The header is read and written as a chunkHeader, in the machine's byte
+// order (TestShardLayout checks that its fields sit at these offsets).
 // A chunk's size class is derived from its lengths, so it is not stored. A
 // chunk is addressed by a 32-bit ref: page index << 16 | offset / 8. Chunks
 // start at multiples of 8, so header fields are aligned. Ref 0 is

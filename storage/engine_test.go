@@ -713,8 +713,9 @@ func TestSystemClock(t *testing.T) {
 }
 
 // TestShardLayout checks the cache-line layout that shard's comment
-// describes: written fields in line 0, read-mostly slice headers alone in lines 1 and 2,
-// and a size that keeps every shard of an array line aligned.
+// describes (written fields in line 0, read-mostly slice headers alone in
+// lines 1 and 2, a size that keeps every shard of an array line aligned)
+// and the chunk header offsets that arena.go's layout comment gives.
 func TestShardLayout(t *testing.T) {
 	var sh shard
 	if off := unsafe.Offsetof(sh.deadlines) + unsafe.Sizeof(sh.deadlines); off > 64 {
@@ -728,6 +729,21 @@ func TestShardLayout(t *testing.T) {
 	}
 	if size := unsafe.Sizeof(sh); size%64 != 0 {
 		t.Errorf("shard is %d bytes, not a multiple of 64", size)
+	}
+	var hd chunkHeader
+	for _, f := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"meta", unsafe.Offsetof(hd.meta), hdrMeta},
+		{"vlen", unsafe.Offsetof(hd.vlen), hdrVlen},
+		{"expiry", unsafe.Offsetof(hd.expiry), hdrExpiry},
+		{"version", unsafe.Offsetof(hd.version), hdrVersion},
+		{"size", unsafe.Sizeof(hd), hdrSize},
+	} {
+		if f.got != f.want {
+			t.Errorf("chunkHeader %s at %d, the layout says %d", f.name, f.got, f.want)
+		}
 	}
 	s, err := NewSharded(Config{Shards: 4, DigestBits: 3, MaxKeySize: 8, MaxValueSize: 8, EvictionSamples: 1, ExpiryResolution: time.Second})
 	if err != nil {

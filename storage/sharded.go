@@ -523,9 +523,7 @@ func (s *Sharded) Get(key, dst []byte) ([]byte, error) {
 				if hd.vlen>>vlenBits&flagTombstone != 0 || hd.expiry != 0 && hd.expiry <= s.nowIfUnset(now) {
 					break
 				}
-				if stamp := sh.stamp(); uint16(hd.meta>>16) != stamp {
-					hd.meta = hd.meta&0xffff | uint32(stamp)<<16 // see touch
-				}
+				sh.touch(c)
 				start := hdrSize + len(key)
 				dst = append(dst, c[start:start+int(hd.vlen&vlenMask)]...)
 				sh.mu.Unlock()
