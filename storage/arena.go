@@ -237,3 +237,34 @@ func (sh *shard) release(ref uint32) {
 	hd.expiry = int64(sh.free[class]) // the next free chunk, see chunkHeader
 	sh.free[class] = ref
 }
+
+// xorEnds returns the xor of the 8-byte words at offsets m and n-8-m of p
+// with those of k (m <= n-8), read as machine words (load64): zero when
+// they are equal. Put and Get compare keys of 8 to 32 bytes with it,
+// inline: ends 0 for n <= 16, then ends 8 for n <= 32, so the overlapping
+// words cover every byte. A call to memequal would make them spill and
+// reload every value they keep across it, on the path that follows the
+// cache miss for the chunk.
+func xorEnds(p, k unsafe.Pointer, n, m uint) uint64 {
+	a := load64(unsafe.Add(p, m)) ^ load64(unsafe.Add(k, m))
+	b := load64(unsafe.Add(p, n-8-m)) ^ load64(unsafe.Add(k, n-8-m))
+	return a | b
+}
+
+// copyShort copies the n bytes at src to p, for 16 <= n <= 64, with two or
+// four overlapping 16-byte moves. Put copies values of that size with it,
+// inline, for the reason given at xorEnds.
+func copyShort(p, src unsafe.Pointer, n uint) {
+	if n > 32 {
+		move16(p, src, 16)
+		move16(p, src, n-32)
+	}
+	move16(p, src, 0)
+	move16(p, src, n-16)
+}
+
+// move16 copies the 16 bytes at src+off to p+off (with SIMD registers on
+// the common CPUs: larger array assignments become calls to memmove).
+func move16(p, src unsafe.Pointer, off uint) {
+	*(*[16]byte)(unsafe.Add(p, off)) = *(*[16]byte)(unsafe.Add(src, off))
+}

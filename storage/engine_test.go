@@ -898,3 +898,86 @@ func TestOverwriteEarlierDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestOverwriteLengths overwrites keys of every length from 1 to 40 bytes
+// with values of every length from 0 to 80, in place (same length, later
+// version), around the sizes Put compares and copies inline (keys of 8 to
+// 32 bytes, values of 16 to 64), and checks every entry afterwards: each
+// must hold its own last value, so no copy wrote past its value or into a
+// neighbour.
+func TestOverwriteLengths(t *testing.T) {
+	clock := NewManualClock(modelEpoch)
+	for name, e := range openBoth(t, testConfig(clock)) {
+		t.Run(name, func(t *testing.T) {
+			val := func(k, v, round int) []byte {
+				b := make([]byte, v)
+				for i := range b {
+					b[i] = byte(k*7 + v*13 + round*31 + i)
+				}
+				return b
+			}
+			key := func(k, v int) []byte {
+				b := bytes.Repeat([]byte{'k'}, k)
+				b[0] = byte(v)
+				return b
+			}
+			for round := 1; round <= 2; round++ {
+				for k := 1; k <= 40; k++ {
+					for v := 0; v <= 80; v++ {
+						en := Entry{Value: val(k, v, round), Version: ver(uint64(round))}
+						if ok, err := e.Put(key(k, v), en); !ok || err != nil {
+							t.Fatalf("round %d: Put(key %d, value %d) = %v, %v", round, k, v, ok, err)
+						}
+					}
+				}
+			}
+			for k := 1; k <= 40; k++ {
+				for v := 0; v <= 80; v++ {
+					got, err := e.Get(key(k, v), nil)
+					if err != nil || !bytes.Equal(got, val(k, v, 2)) {
+						t.Fatalf("Get(key %d, value %d) = %v, %v; want %v", k, v, got, err, val(k, v, 2))
+					}
+				}
+			}
+			checkRecount(t, e)
+		})
+	}
+}
+
+// TestKeyCompareLengths gives every key the same hash, so that each lookup
+// compares the full key against many others, and stores keys of 1 to 40
+// bytes that differ from a base key of their length in one byte only, at
+// every position: Put and Get compare keys of 8 to 32 bytes inline, with
+// overlapping words, and each byte must count.
+func TestKeyCompareLengths(t *testing.T) {
+	cfg := testConfig(NewManualClock(modelEpoch))
+	cfg.Hash = func([]byte) uint64 { return 42 }
+	for name, e := range openBoth(t, cfg) {
+		t.Run(name, func(t *testing.T) {
+			var keys [][]byte
+			for n := 1; n <= 40; n++ {
+				keys = append(keys, bytes.Repeat([]byte{'a'}, n))
+				for i := 0; i < n; i++ {
+					k := bytes.Repeat([]byte{'a'}, n)
+					k[i] = 'b'
+					keys = append(keys, k)
+				}
+			}
+			for round := uint64(1); round <= 2; round++ {
+				for i, k := range keys {
+					v := fmt.Appendf(nil, "value %d of key %d, round %d", i, i, round)
+					if ok, err := e.Put(k, Entry{Value: v, Version: ver(round)}); !ok || err != nil {
+						t.Fatalf("Put(%q) = %v, %v", k, ok, err)
+					}
+				}
+			}
+			for i, k := range keys {
+				want := fmt.Sprintf("value %d of key %d, round 2", i, i)
+				if got, err := e.Get(k, nil); err != nil || string(got) != want {
+					t.Fatalf("Get(%q) = %q, %v; want %q", k, got, err, want)
+				}
+			}
+			checkRecount(t, e)
+		})
+	}
+}

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math/bits"
 )
 
@@ -74,9 +73,14 @@ func AccountedSize(key []byte, e Entry) int64 {
 // that fetches the entry, and at a million entries each instruction there
 // delays the next operation's memory accesses.
 func EntryDigest(keyHash uint64, v Version) uint64 {
-	hi := binary.BigEndian.Uint64(v[:8])
-	lo := binary.BigEndian.Uint64(v[8:])
-	ph, pl := bits.Mul64(hi^0x9e3779b97f4a7c15, lo^0xbf58476d1ce4e5b9)
+	return digestWords(keyHash, le64(v[:8]), le64(v[8:]))
+}
+
+// digestWords is EntryDigest given the version's two halves loaded
+// little-endian (as le64 does); the byte order only has to be the same on
+// every machine, and little-endian loads need no byte swap on common CPUs.
+func digestWords(keyHash, v0, v1 uint64) uint64 {
+	ph, pl := bits.Mul64(v0^0x9e3779b97f4a7c15, v1^0xbf58476d1ce4e5b9)
 	qh, ql := bits.Mul64(ph^pl^keyHash, keyHash^0x94d049bb133111eb)
 	return qh ^ ql
 }
