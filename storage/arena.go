@@ -127,8 +127,7 @@ func chunkClass(c []byte) (uint8, int) {
 
 // setStamp records an access for sampled LRU. It stores only if the stamp
 // changes, so that reading an entry again soon does not dirty its line.
-func setStamp(c []byte, stamp uint16) {
-	hd := header(c)
+func (hd *chunkHeader) setStamp(stamp uint16) {
 	if uint16(hd.meta>>16) != stamp {
 		hd.meta = hd.meta&0xffff | uint32(stamp)<<16
 	}

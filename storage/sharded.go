@@ -533,7 +533,7 @@ func (s *Sharded) evictOne(sh *shard, exclude uint32, now int64) bool {
 func (sh *shard) stamp() uint16 { return uint16(sh.seq >> stampBits) }
 
 // touch records an access for LRU.
-func (sh *shard) touch(c []byte) { setStamp(c, sh.stamp()) }
+func (sh *shard) touch(c []byte) { header(c).setStamp(sh.stamp()) }
 
 // Get implements Engine. It does not allocate when dst has room.
 func (s *Sharded) Get(key, dst []byte) ([]byte, error) {
@@ -597,7 +597,7 @@ func (s *Sharded) Get(key, dst []byte) ([]byte, error) {
 					if hd.vlen>>vlenBits&flagTombstone != 0 || hd.expiry != 0 && hd.expiry <= s.nowIfUnset(now) {
 						break
 					}
-					hd.meta = uint32(len(key)) | uint32(sh.stamp())<<16 // touch
+					hd.setStamp(sh.stamp()) // touch
 					start := off + hdrSize + len(key)
 					dst = append(dst, page[start:start+int(hd.vlen&vlenMask)]...)
 					sh.mu.Unlock()
