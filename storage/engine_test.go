@@ -497,6 +497,51 @@ func TestEvictionPrefersColdEntries(t *testing.T) {
 	}
 }
 
+// TestMapKeysTrackEntries checks the map backend's sampling list after
+// inserts, overwrites, deletes, expiry, purges and evictions: it must hold
+// each stored key exactly once, at the position its record names.
+func TestMapKeysTrackEntries(t *testing.T) {
+	clock := NewManualClock(modelEpoch)
+	cfg := testConfig(clock)
+	cfg.TombstoneGrace = time.Second
+	cfg.Shards, cfg.MaxKeySize, cfg.MaxValueSize = 1, 8, 16
+	cfg.MemoryLimit = 300 * (8 + 16 + EntryOverhead)
+	m, err := NewMap(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	rng := rand.New(rand.NewPCG(9, 10))
+	for i := 0; i < 20000; i++ {
+		key := []byte(fmt.Sprintf("k%07d", rng.IntN(1000)))
+		en := Entry{Version: ver(uint64(i + 1)), Value: make([]byte, 16)}
+		switch rng.IntN(10) {
+		case 0:
+			en.Value, en.Tombstone = nil, true
+		case 1:
+			en.Expiry = clock.Now() + int64(time.Second)
+		case 2:
+			clock.Set(clock.Now() + int64(time.Second))
+			m.Sweep()
+			m.PurgeTombstones()
+		}
+		if _, err := m.Put(key, en); err != nil && !errors.Is(err, ErrMemoryLimit) {
+			t.Fatal(err)
+		}
+	}
+	if len(m.keys) != len(m.m) {
+		t.Fatalf("%d keys listed, %d stored", len(m.keys), len(m.m))
+	}
+	for k, r := range m.m {
+		if m.keys[r.idx] != k {
+			t.Fatalf("key %q: keys[%d] = %q", k, r.idx, m.keys[r.idx])
+		}
+	}
+	if m.evictions == 0 {
+		t.Fatal("no evictions: the test did not exercise them")
+	}
+}
+
 func TestYoungTombstonesAreNeverEvicted(t *testing.T) {
 	clock := NewManualClock(modelEpoch)
 	cfg := testConfig(clock)

@@ -85,6 +85,18 @@ func digestWords(keyHash, v0, v1 uint64) uint64 {
 	return qh ^ ql
 }
 
+// xorshift is a xorshift64 generator: fast, and good enough to choose
+// eviction samples. Its state must not be zero.
+type xorshift uint64
+
+// next advances the generator and returns its new state.
+func (x *xorshift) next() uint64 {
+	*x ^= *x << 13
+	*x ^= *x >> 7
+	*x ^= *x << 17
+	return uint64(*x)
+}
+
 // mix64 is the splitmix64 finaliser: a bijective 64-bit mixer.
 func mix64(x uint64) uint64 {
 	x ^= x >> 30

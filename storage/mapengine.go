@@ -24,6 +24,8 @@ type Map struct {
 	mu         sync.RWMutex
 	closed     bool
 	m          map[string]*mapRecord
+	keys       []string // every key in m, for eviction sampling; see mapRecord.idx
+	rng        xorshift
 	bytes      int64
 	tombstones int
 	seq        uint64
@@ -44,6 +46,7 @@ type mapRecord struct {
 	deletedAt int64 // for tombstones
 	expired   bool  // a tombstone left by expiry rather than by a delete
 	access    atomic.Uint64
+	idx       int // the key's position in Map.keys
 }
 
 type mapDue struct {
@@ -69,6 +72,7 @@ func NewMap(c Config) (*Map, error) {
 		m:          make(map[string]*mapRecord),
 		digests:    make([]uint64, 1<<c.DigestBits),
 		compactDue: 1024,
+		rng:        xorshift(mix64(1)),
 	}
 	if c.SweepInterval > 0 {
 		m.sweeper = startSweeper(c.SweepInterval, func() { m.Sweep() })
@@ -162,6 +166,12 @@ func (m *Map) store(key string, h uint64, old, r *mapRecord) {
 			m.deadlines--
 		}
 	}
+	if old != nil {
+		r.idx = old.idx
+	} else {
+		r.idx = len(m.keys)
+		m.keys = append(m.keys, key)
+	}
 	m.m[key] = r
 	m.bytes += m.recSize(key, r)
 	m.digests[b] += EntryDigest(h, r.e.Version)
@@ -180,6 +190,14 @@ func (m *Map) store(key string, h uint64, old, r *mapRecord) {
 
 func (m *Map) remove(key string, h uint64, r *mapRecord) {
 	delete(m.m, key)
+	last := len(m.keys) - 1
+	if r.idx != last {
+		moved := m.keys[last]
+		m.keys[r.idx] = moved
+		m.m[moved].idx = r.idx
+	}
+	m.keys[last] = ""
+	m.keys = m.keys[:last]
 	m.bytes -= m.recSize(key, r)
 	m.digests[m.BucketOf(h)] -= EntryDigest(h, r.e.Version)
 	if r.e.Tombstone {
@@ -202,8 +220,10 @@ func (m *Map) expire(key string, r *mapRecord, now int64) {
 	m.store(key, h, r, t)
 }
 
-// evictOne applies the same sampled-LRU policy as Sharded.evictOne, sampling
-// through Go's randomised map iteration.
+// evictOne applies the same sampled-LRU policy as Sharded.evictOne, drawing
+// its samples uniformly from m.keys: map iteration order is unspecified and
+// not a random sample (consecutive entries of one iteration let hot keys be
+// evicted together).
 func (m *Map) evictOne(exclude string, now int64) bool {
 	var (
 		bestKey string
@@ -211,13 +231,12 @@ func (m *Map) evictOne(exclude string, now int64) bool {
 		bestAcc uint64
 		samples int
 	)
-	for k, r := range m.m {
-		if samples == m.cfg.EvictionSamples {
-			break
-		}
+	for tries := 0; tries < 4*m.cfg.EvictionSamples && samples < m.cfg.EvictionSamples && len(m.keys) > 0; tries++ {
+		k := m.keys[m.rng.next()%uint64(len(m.keys))]
 		if k == exclude {
 			continue
 		}
+		r := m.m[k]
 		samples++
 		if (r.e.Tombstone && (r.expired || m.recDeadline(r) <= now)) || (!r.e.Tombstone && r.e.Expired(now)) {
 			m.remove(k, m.hash([]byte(k)), r)
@@ -444,7 +463,7 @@ func (m *Map) Close() error {
 	m.sweeper.halt()
 	m.mu.Lock()
 	m.closed = true
-	m.m, m.due, m.digests = nil, nil, nil
+	m.m, m.keys, m.due, m.digests = nil, nil, nil, nil
 	m.bytes, m.tombstones, m.deadlines = 0, 0, 0
 	m.mu.Unlock()
 	return nil

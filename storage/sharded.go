@@ -74,7 +74,7 @@ type shard struct {
 	tailOff    int
 	nextPage   int
 	pageBytes  int64
-	rng        uint64
+	rng        xorshift
 	evictions  uint64
 	expired    uint64
 	purged     uint64
@@ -119,7 +119,7 @@ func NewSharded(c Config) (*Sharded, error) {
 		sh.pageBytes = firstPage
 		sh.tailOff = 8 // ref 0 means "empty"
 		sh.nextPage = 2 * firstPage
-		sh.rng = mix64(uint64(i) + 1)
+		sh.rng = xorshift(mix64(uint64(i) + 1))
 		sh.digests = digestMem[i*stride : i*stride+nd : i*stride+nd]
 		sh.compactDue = 1024
 	}
@@ -468,13 +468,6 @@ func (s *Sharded) makeRoom(sh *shard, need int64, exclude uint32, now int64) err
 	return nil
 }
 
-func (sh *shard) rand() uint64 {
-	sh.rng ^= sh.rng << 13
-	sh.rng ^= sh.rng >> 7
-	sh.rng ^= sh.rng << 17
-	return sh.rng
-}
-
 // evictOne frees one entry by sampled LRU: it samples EvictionSamples
 // occupied slots and evicts the least recently used live entry among them,
 // except that an expired entry, a tombstone left by expiry, or a tombstone
@@ -486,7 +479,7 @@ func (s *Sharded) evictOne(sh *shard, exclude uint32, now int64) bool {
 	best, samples := -1, 0
 	var bestAge uint16
 	for tries := 0; tries < 4*s.cfg.EvictionSamples && samples < s.cfg.EvictionSamples; tries++ {
-		i := home(uint32(sh.rand()>>32), n)
+		i := home(uint32(sh.rng.next()>>32), n)
 		for k := 0; sh.slots[i] == 0; k++ {
 			if k == n {
 				return false
